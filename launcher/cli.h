@@ -1,0 +1,33 @@
+/* What the fastpass subcommands share: logging and the host/rule options of tune and lint. */
+#pragma once
+
+#include "host.h"
+#include "tune.h"
+
+#include <glib.h>
+
+/* Exit statuses of tune and lint. */
+enum { FP_EXIT_OK = 0, FP_EXIT_FINDINGS = 1, FP_EXIT_UNUSABLE = 2 };
+
+void fp_cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void fp_cli_warning(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+typedef struct {
+    char *host_caps;
+    char *sysfs_root;
+    char *device_topology;
+    char **skip;         /* rule ids, repeatable or comma-separated */
+    char **only;
+    char **boot_display; /* PCI addresses */
+} FpRuleArgs;
+
+/* Adds --host-caps, --sysfs-root, --device-topology, --skip, --only, --boot-display. */
+void fp_cli_add_rule_options(GOptionContext *ctx, FpRuleArgs *args);
+/* Turns parsed options into host facts and tune options; fails on a bad file or rule id. */
+gboolean fp_cli_rule_setup(FpRuleArgs *args, FpHost **host, FpTuneOptions *opts, GError **error);
+void fp_cli_rule_args_clear(FpRuleArgs *args, FpTuneOptions *opts);
+/* One line per warning, naming FILE. */
+void fp_cli_print_warnings(const char *file, const FpTuneResult *res);
+
+int fp_cmd_tune(int argc, char **argv);
+int fp_cmd_lint(int argc, char **argv);

@@ -1,0 +1,52 @@
+/* fastpass: the command-line front end. Each subcommand is a thin layer over lib/. */
+#include "cli.h"
+
+#include <libxml/parser.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"tune", fp_cmd_tune, "rewrite a domain XML for fast creation"},
+    {"lint", fp_cmd_lint, "report what makes a domain XML slow to create"},
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: fastpass COMMAND [OPTIONS...]\n\ncommands:\n");
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`fastpass COMMAND --help` for a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc;
+
+    if (argc < 2) {
+        usage(stderr);
+        return FP_EXIT_UNUSABLE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            g_autofree char *prgname = g_strdup_printf("fastpass %s", commands[i].name);
+
+            g_set_prgname(prgname);
+            xmlInitParser();
+            rc = commands[i].run(argc - 1, argv + 1);
+            xmlCleanupParser();
+            return rc;
+        }
+    }
+    fp_cli_error("unknown command '%s' (try `fastpass --help`)", argv[1]);
+    return FP_EXIT_UNUSABLE;
+}

@@ -1,0 +1,3 @@
+#include "error.h"
+
+G_DEFINE_QUARK(fastpass-error-quark, fp_error)
