@@ -46,6 +46,7 @@ typedef struct {
     FpTuneResult *res;
     const char *rule;
     int node;               /* NUMA node of the domain's PCI devices; -1 unknown or none */
+    char *placement_note;   /* a warning about that choice, given when the numa rule acts */
 } RuleCtx;
 
 static void G_GNUC_PRINTF(4, 5)
@@ -255,13 +256,14 @@ rule_allocation(RuleCtx *ctx, GError **error)
 
 /* --- rule: numa ---------------------------------------------------------------------------- */
 
-/* The node most of the domain's PCI devices sit on (ties: the lowest id). */
+/* The node most of the domain's PCI devices sit on (ties: the lowest id). Says in
+ * placement_note why that is not the whole story (a device of unknown node, a split). */
 static void
 plan_placement(RuleCtx *ctx)
 {
     g_autoptr(GHashTable) votes = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GString) seen = g_string_new(NULL);
     guint best_votes = 0;
-    GString *seen = g_string_new(NULL);
 
     ctx->node = -1;
     for (guint i = 0; i < ctx->dom->hostdevs->len; i++) {
@@ -270,11 +272,9 @@ plan_placement(RuleCtx *ctx)
         guint v;
 
         if (node < 0) {
-            g_ptr_array_add(ctx->res->warnings,
-                            g_strdup_printf("numa: NUMA node of %s unknown (not in sysfs or the device "
-                                            "topology file); placement skipped", hd->bdf));
             ctx->node = -1;
-            g_string_free(seen, TRUE);
+            ctx->placement_note = g_strdup_printf("NUMA node of %s unknown (not in sysfs or the device "
+                                                  "topology file); placement skipped", hd->bdf);
             return;
         }
         v = GPOINTER_TO_UINT(g_hash_table_lookup(votes, GINT_TO_POINTER(node + 1))) + 1;
@@ -287,10 +287,8 @@ plan_placement(RuleCtx *ctx)
         }
     }
     if (g_hash_table_size(votes) > 1)
-        g_ptr_array_add(ctx->res->warnings,
-                        g_strdup_printf("numa: PCI devices span NUMA nodes %s; placing on node %d, "
-                                        "which holds most of them", seen->str, ctx->node));
-    g_string_free(seen, TRUE);
+        ctx->placement_note = g_strdup_printf("PCI devices span NUMA nodes %s; placing on node %d, "
+                                              "which holds most of them", seen->str, ctx->node);
 }
 
 static gboolean
@@ -346,8 +344,10 @@ rule_numa(RuleCtx *ctx, GError **error)
                           cpus, cpus, nodeset);
     finding(ctx, memory ? cputune : (numatune ? numatune : ctx->root), fix,
             "%s not pinned to the NUMA node of the domain's PCI devices (node %s)", what, nodeset);
+    if (ctx->placement_note)
+        warn(ctx, "%s", ctx->placement_note);
     if (!ctx->apply || ctx->node < 0)
-        return TRUE; /* plan_placement() already said why there is no node */
+        return TRUE;
     if (!node) {
         warn(ctx, "the devices are on NUMA node %d, which the host topology does not list; left unchanged",
              ctx->node);
@@ -518,8 +518,10 @@ fp_tune_run(FpDomain *dom, const FpHost *host, const FpTuneOptions *opts, gboole
         ctx.rule = rules[i].info.id;
         if (!rules[i].run(&ctx, error)) {
             g_prefix_error(error, "%s: ", dom->origin);
+            g_free(ctx.placement_note);
             return NULL;
         }
     }
+    g_free(ctx.placement_note);
     return g_steal_pointer(&res);
 }

@@ -1,0 +1,14 @@
+# Shared by the CLI tests: counters and assertions that print one line per check.
+fails=0
+checks=0
+ok()   { checks=$((checks + 1)); printf 'ok   %s\n' "$1"; }
+fail() { checks=$((checks + 1)); fails=$((fails + 1)); printf 'FAIL %s\n' "$1"; }
+check() { # NAME COMMAND...: passes when COMMAND succeeds
+  local name=$1; shift
+  if "$@"; then ok "$name"; else fail "$name"; fi
+}
+finish() {
+  printf '%d checks, %d failed\n' "$checks" "$fails"
+  [ "$fails" -eq 0 ]
+}
+valid() { virt-xml-validate "$1" domain >/dev/null 2>&1; }
