@@ -47,6 +47,13 @@ fp_cpuset_parse(const char *text, GError **error)
         for (guint i = lo; i <= hi; i++)
             g_array_append_val(ids, i);
     }
+    fp_cpuset_normalize(ids);
+    return g_steal_pointer(&ids);
+}
+
+void
+fp_cpuset_normalize(GArray *ids)
+{
     g_array_sort(ids, cmp_uint);
     for (guint i = 1; i < ids->len;) {
         if (g_array_index(ids, guint, i) == g_array_index(ids, guint, i - 1))
@@ -54,7 +61,6 @@ fp_cpuset_parse(const char *text, GError **error)
         else
             i++;
     }
-    return g_steal_pointer(&ids);
 }
 
 char *

@@ -5,5 +5,7 @@
 
 /* Returns a sorted, de-duplicated array of guint; ids above 65535 are refused. */
 GArray *fp_cpuset_parse(const char *text, GError **error);
+/* Sorts IDS and drops duplicates. */
+void fp_cpuset_normalize(GArray *ids);
 /* Formats sorted ids with ranges: {0,1,2,3,8} -> "0-3,8". */
 char *fp_cpuset_format(const GArray *ids);

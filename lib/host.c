@@ -2,10 +2,18 @@
 
 #include "cpuset.h"
 #include "error.h"
+#include "sysfs.h"
 #include "units.h"
 #include "xml.h"
 
 #include <json-c/json.h>
+
+#define SWAP(a, b)                                                                                 \
+    do {                                                                                           \
+        __typeof__(a) tmp_ = (a);                                                                  \
+        (a) = (b);                                                                                 \
+        (b) = tmp_;                                                                                \
+    } while (0)
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,16 +87,6 @@ add_page_size(FpHost *host, guint64 kib)
     g_array_append_val(host->page_sizes_kib, kib);
 }
 
-static char *
-read_sysfs(const char *path)
-{
-    g_autofree char *s = NULL;
-
-    if (!g_file_get_contents(path, &s, NULL, NULL))
-        return NULL;
-    return g_strstrip(g_steal_pointer(&s));
-}
-
 /* Hugepage sizes from the names of DIR's "hugepages-2048kB" entries. */
 static void
 load_page_sizes(FpHost *host, const char *dir)
@@ -127,7 +125,7 @@ fp_host_load_sysfs(FpHost *host)
             !g_ascii_string_to_unsigned(name + 4, 10, 0, 65535, &id, NULL))
             continue;
         path = g_build_filename(nodedir, name, "cpulist", NULL);
-        list = read_sysfs(path);
+        list = fp_sysfs_read(path, NULL);
         if (!list || !(cpus = fp_cpuset_parse(list, NULL)))
             continue;
         add_node(host, id, cpus);
@@ -135,7 +133,7 @@ fp_host_load_sysfs(FpHost *host)
     /* A kernel without NUMA support has no node directory: one node holding every online CPU. */
     if (host->nodes->len == 0) {
         g_autofree char *path = g_build_filename(host->sysfs_root, "devices/system/cpu/online", NULL);
-        g_autofree char *list = read_sysfs(path);
+        g_autofree char *list = fp_sysfs_read(path, NULL);
         GArray *cpus = list ? fp_cpuset_parse(list, NULL) : NULL;
 
         if (cpus)
@@ -162,6 +160,7 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
     g_autofree char *buf = NULL;
     gsize len;
     g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(FpHost) fresh = NULL;
     xmlNode *root, *hostel, *cells;
 
     if (!(buf = fp_xml_read_file(path, &len, error)))
@@ -177,13 +176,13 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
                     "%s: not the output of `virsh capabilities` (no <capabilities><host>)", path);
         return FALSE;
     }
-    g_ptr_array_set_size(host->nodes, 0);
-    g_array_set_size(host->page_sizes_kib, 0);
+    /* Parsed aside and swapped in at the end, so a bad file leaves HOST as it was. */
+    fresh = fp_host_new(host->sysfs_root);
     fp_xml_foreach_child(pages, fp_xml_child(hostel, "cpu"), "pages") {
         guint64 kib;
 
         if (caps_page_size(pages, &kib))
-            add_page_size(host, kib);
+            add_page_size(fresh, kib);
     }
     cells = fp_xml_child(fp_xml_child(hostel, "topology"), "cells");
     fp_xml_foreach_child(cell, cells, "cell") {
@@ -191,7 +190,7 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
         guint64 id;
         GArray *cpus = g_array_new(FALSE, FALSE, sizeof(guint));
 
-        if (!g_ascii_string_to_unsigned(idtext, 10, 0, 65535, &id, NULL)) {
+        if (!idtext || !g_ascii_string_to_unsigned(idtext, 10, 0, 65535, &id, NULL)) {
             g_array_unref(cpus);
             g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: NUMA cell without a valid id", path);
             return FALSE;
@@ -200,7 +199,7 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
             g_autofree char *cid = fp_xml_prop(cpu, "id");
             guint64 c;
 
-            if (g_ascii_string_to_unsigned(cid, 10, 0, 65535, &c, NULL)) {
+            if (cid && g_ascii_string_to_unsigned(cid, 10, 0, 65535, &c, NULL)) {
                 guint v = c;
                 g_array_append_val(cpus, v);
             }
@@ -209,11 +208,14 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
             guint64 kib;
 
             if (caps_page_size(pages, &kib))
-                add_page_size(host, kib);
+                add_page_size(fresh, kib);
         }
-        add_node(host, id, cpus);
+        fp_cpuset_normalize(cpus);
+        add_node(fresh, id, cpus);
     }
-    g_ptr_array_sort(host->nodes, cmp_node);
+    g_ptr_array_sort(fresh->nodes, cmp_node);
+    SWAP(host->nodes, fresh->nodes);
+    SWAP(host->page_sizes_kib, fresh->page_sizes_kib);
     return TRUE;
 }
 
@@ -225,11 +227,22 @@ fp_host_load_device_topology(FpHost *host, const char *path, GError **error)
     json_object *root;
     json_tokener *tok;
     gboolean ok = TRUE;
+    g_autoptr(GHashTable) fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     if (!(buf = fp_xml_read_file(path, &len, error)))
         return FALSE;
     tok = json_tokener_new();
     root = json_tokener_parse_ex(tok, buf, (int)len);
+    /* json-c stops after the first value; anything but whitespace after it is an error. */
+    if (root) {
+        for (gsize i = json_tokener_get_parse_end(tok); i < len; i++) {
+            if (!g_ascii_isspace(buf[i])) {
+                json_object_put(root);
+                root = NULL;
+                break;
+            }
+        }
+    }
     if (!root || json_tokener_get_error(tok) != json_tokener_success ||
         !json_object_is_type(root, json_type_object)) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
@@ -256,7 +269,17 @@ fp_host_load_device_topology(FpHost *host, const char *path, GError **error)
                 break;
             }
             fp_pci_addr_format(&addr, bdf);
-            g_hash_table_replace(host->device_nodes, g_strdup(bdf), GINT_TO_POINTER(node + 1));
+            g_hash_table_replace(fresh, g_strdup(bdf), GINT_TO_POINTER(node + 1));
+        }
+    }
+    if (ok) {
+        GHashTableIter it;
+        gpointer k, v;
+
+        g_hash_table_iter_init(&it, fresh);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            g_hash_table_iter_steal(&it);
+            g_hash_table_replace(host->device_nodes, k, v);
         }
     }
     json_object_put(root);
@@ -298,7 +321,7 @@ fp_host_device_node(const FpHost *host, const FpPciAddr *addr)
         return GPOINTER_TO_INT(v) - 1;
     /* cat /sys/bus/pci/devices/$BDF/numa_node   (-1: the platform does not say) */
     path = g_build_filename(host->sysfs_root, "bus/pci/devices", bdf, "numa_node", NULL);
-    text = read_sysfs(path);
+    text = fp_sysfs_read(path, NULL);
     if (!text || !g_ascii_string_to_signed(text, 10, -1, 65535, &node, NULL))
         return -1;
     /* -1 on a host with one node means the device has no affinity: that one node is local. */

@@ -6,7 +6,7 @@ static const struct {
     const char *names[3];
     guint64 bytes;
 } units[] = {
-    {{"b", "bytes", NULL}, 1},
+    {{"b", "bytes", "byte"}, 1},
     {{"KB", NULL, NULL}, 1000ULL},
     {{"k", "KiB", NULL}, 1ULL << 10},
     {{"MB", NULL, NULL}, 1000ULL * 1000},
@@ -17,6 +17,8 @@ static const struct {
     {{"T", "TiB", NULL}, 1ULL << 40},
     {{"PB", NULL, NULL}, 1000ULL * 1000 * 1000 * 1000 * 1000},
     {{"P", "PiB", NULL}, 1ULL << 50},
+    {{"EB", NULL, NULL}, 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
+    {{"E", "EiB", NULL}, 1ULL << 60},
 };
 
 gboolean

@@ -17,14 +17,18 @@ fp_xml_read_file(const char *path, gsize *len, GError **error)
     g_autoptr(GByteArray) data = g_byte_array_new();
     gboolean is_stdin = g_strcmp0(path, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    struct stat st;
+    struct stat st = {0};
     guint8 chunk[65536];
 
     if (fd < 0) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
         return NULL;
     }
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot stat %s: %s", path, g_strerror(errno));
+        goto fail;
+    }
+    if (S_ISDIR(st.st_mode)) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s is a directory, not a domain XML file", path);
         goto fail;
     }
@@ -66,6 +70,8 @@ fail:
 
 typedef struct {
     gboolean doctype;
+    char *first_error; /* libxml2 keeps only the last; the first names the real cause */
+    int first_line;
 } ParseGuard;
 
 static void
@@ -79,15 +85,22 @@ refuse_doctype(void *user, const xmlChar *name, const xmlChar *external_id, cons
 }
 
 static void
-silence(void *user, xmlErrorPtr err)
+record_error(void *user, xmlErrorPtr err)
 {
-    /* Errors are read from the context afterwards; libxml2 must not print them. */
+    xmlParserCtxtPtr ctxt = user;
+    ParseGuard *guard = ctxt ? ctxt->_private : NULL;
+
+    /* Library code never prints: keep the first error for the caller instead. */
+    if (guard && !guard->first_error && err && err->level >= XML_ERR_ERROR) {
+        guard->first_error = g_strstrip(g_strdup(err->message ? err->message : "unknown error"));
+        guard->first_line = err->line;
+    }
 }
 
 xmlDoc *
 fp_xml_parse(const char *buf, gsize len, GError **error)
 {
-    ParseGuard guard = {FALSE};
+    ParseGuard guard = {FALSE, NULL, 0};
     xmlParserCtxtPtr ctxt;
     xmlDoc *doc = NULL;
 
@@ -107,7 +120,7 @@ fp_xml_parse(const char *buf, gsize len, GError **error)
     }
     ctxt->_private = &guard;
     ctxt->sax->internalSubset = refuse_doctype;
-    ctxt->sax->serror = silence;
+    ctxt->sax->serror = record_error;
     ctxt->sax->error = NULL;
     ctxt->sax->warning = NULL;
     ctxt->vctxt.error = NULL;
@@ -121,9 +134,11 @@ fp_xml_parse(const char *buf, gsize len, GError **error)
                     "input has a DOCTYPE; domain XML never needs one, and its entities are not resolved");
     } else if (!ctxt->wellFormed || !ctxt->myDoc) {
         const xmlError *e = &ctxt->lastError;
-        g_autofree char *msg = g_strstrip(g_strdup(e->message ? e->message : "unknown error"));
+        g_autofree char *last = g_strstrip(g_strdup(e->message ? e->message : "unknown error"));
 
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "malformed XML at line %d: %s", e->line, msg);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "malformed XML at line %d: %s",
+                    guard.first_error ? guard.first_line : e->line,
+                    guard.first_error ? guard.first_error : last);
     } else if (!xmlDocGetRootElement(ctxt->myDoc)) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "input has no root element");
     } else {
@@ -133,6 +148,7 @@ fp_xml_parse(const char *buf, gsize len, GError **error)
         xmlFreeDoc(ctxt->myDoc);
     ctxt->myDoc = NULL;
     xmlFreeParserCtxt(ctxt);
+    g_free(guard.first_error);
     return doc;
 }
 
@@ -198,14 +214,7 @@ format_element(GString *out, xmlNode *node)
 {
     g_string_append_c(out, '<');
     append_qname(out, node->ns, node->name);
-    for (xmlNs *ns = node->nsDef; ns; ns = ns->next) {
-        g_string_append(out, " xmlns");
-        if (ns->prefix)
-            g_string_append_printf(out, ":%s", (const char *)ns->prefix);
-        g_string_append(out, "='");
-        escape(out, (const char *)ns->href, TRUE);
-        g_string_append_c(out, '\'');
-    }
+    /* libxml2 keeps namespace declarations apart from attributes; libvirt writes them last. */
     for (xmlAttr *a = node->properties; a; a = a->next) {
         g_autofree xmlChar *v = xmlNodeListGetString(node->doc, a->children, 1);
 
@@ -213,6 +222,14 @@ format_element(GString *out, xmlNode *node)
         append_qname(out, a->ns, a->name);
         g_string_append(out, "='");
         escape(out, v ? (const char *)v : "", TRUE);
+        g_string_append_c(out, '\'');
+    }
+    for (xmlNs *ns = node->nsDef; ns; ns = ns->next) {
+        g_string_append(out, " xmlns");
+        if (ns->prefix)
+            g_string_append_printf(out, ":%s", (const char *)ns->prefix);
+        g_string_append(out, "='");
+        escape(out, (const char *)ns->href, TRUE);
         g_string_append_c(out, '\'');
     }
     if (!node->children) {
@@ -418,8 +435,11 @@ fp_xml_insert(xmlNode *parent, const char *name, const char *const *order)
     }
 
     if (before) {
+        /* A sibling on its own line gets the new element on a line of its own too. */
+        gboolean own_line = pretty && indent_of(before) != NULL;
+
         xmlAddPrevSibling(before, node);
-        if (pretty)
+        if (own_line)
             add_text_before(before, "\n", ci);
     } else if (!parent->children || (!fp_xml_child(parent, NULL) && is_blank_text(parent->children) &&
                                      !parent->children->next)) {
