@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-/* Exit statuses of tune and lint. */
+/* Exit statuses: lint's 1 means findings; prepare/release's 1 means refused or failed. */
 enum { FP_EXIT_OK = 0, FP_EXIT_FINDINGS = 1, FP_EXIT_UNUSABLE = 2 };
 
 void fp_cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -31,3 +31,5 @@ void fp_cli_print_warnings(const char *file, const FpTuneResult *res);
 
 int fp_cmd_tune(int argc, char **argv);
 int fp_cmd_lint(int argc, char **argv);
+int fp_cmd_prepare(int argc, char **argv);
+int fp_cmd_release(int argc, char **argv);

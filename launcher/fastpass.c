@@ -12,6 +12,8 @@ static const struct {
 } commands[] = {
     {"tune", fp_cmd_tune, "rewrite a domain XML for fast creation"},
     {"lint", fp_cmd_lint, "report what makes a domain XML slow to create"},
+    {"prepare", fp_cmd_prepare, "bind a domain's PCI devices to vfio-pci and reset them, in parallel"},
+    {"release", fp_cmd_release, "give prepared PCI devices back (warm, or to their driver)"},
 };
 
 static void

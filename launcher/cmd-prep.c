@@ -1,0 +1,130 @@
+/* fastpass prepare / release: bind a VM's PCI devices to vfio-pci and reset them, all at once,
+ * before QEMU starts; give them back (warm, or to their original driver) when it stops. */
+#include "cli.h"
+
+#include "claim.h"
+#include "domain.h"
+#include "error.h"
+#include "prep.h"
+
+#include <stdio.h>
+
+typedef struct {
+    char *sysfs_root, *run_dir, *owner, *domain_xml, *mode;
+    gboolean json;
+    gint timeout_ms, max_workers;
+} PrepArgs;
+
+static gboolean
+collect_addresses(PrepArgs *a, int argc, char **argv, GArray *addrs, char **domain_name, GError **error)
+{
+    if (a->domain_xml && argc > 1) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "give either --domain FILE.xml or addresses, not both");
+        return FALSE;
+    }
+    if (a->domain_xml) {
+        g_autoptr(FpDomain) dom = fp_domain_load_file(a->domain_xml, error);
+
+        if (!dom)
+            return FALSE;
+        for (guint i = 0; i < dom->hostdevs->len; i++)
+            g_array_append_val(addrs, g_array_index(dom->hostdevs, FpHostdev, i).addr);
+        *domain_name = fp_domain_name(dom);
+        return TRUE;
+    }
+    if (argc < 2) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "no devices: give PCI addresses (DDDD:BB:DD.F) or --domain FILE.xml");
+        return FALSE;
+    }
+    for (int i = 1; i < argc; i++) {
+        FpPciAddr addr;
+
+        if (!fp_pci_addr_parse(argv[i], &addr, error))
+            return FALSE;
+        g_array_append_val(addrs, addr);
+    }
+    return TRUE;
+}
+
+static int
+run_prep(int argc, char **argv, gboolean preparing)
+{
+    PrepArgs a = {.timeout_ms = 10000, .max_workers = 16};
+    GOptionEntry entries[] = {
+        {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root, "Use sysfs under DIR (default $FASTPASS_SYSFS_ROOT or /sys)", "DIR"},
+        {"run-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.run_dir, "Device claims under DIR (default $FASTPASS_RUN_DIR or /run/fastpass)", "DIR"},
+        {"domain", 'd', 0, G_OPTION_ARG_FILENAME, &a.domain_xml, "Take the PCI hostdevs of this domain XML", "FILE.xml"},
+        {"owner", 0, 0, G_OPTION_ARG_STRING, &a.owner, "The domain the devices are for (default: the domain's <name>, else 'cli')", "NAME"},
+        {"timeout-ms", 0, 0, G_OPTION_ARG_INT, &a.timeout_ms, "Deadline per device for all its steps (default 10000)", "MS"},
+        {"max-workers", 0, 0, G_OPTION_ARG_INT, &a.max_workers, "Devices worked on at once (default 16; 1 = one after another)", "N"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &a.json, "Report as JSON on stdout", NULL},
+        {"mode", 0, 0, G_OPTION_ARG_STRING, &a.mode, "release: warm (stay on vfio-pci, reset; default) or restore", "MODE"},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) octx = g_option_context_new(
+        preparing ? "(--domain FILE.xml | BDF...) - bind devices to vfio-pci and reset them, in parallel"
+                  : "(--domain FILE.xml | BDF...) - release prepared devices, in parallel");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
+    g_autofree char *domain_name = NULL;
+    g_autoptr(FpPrepReport) report = NULL;
+    FpPrepOptions opts = {0};
+    int rc = FP_EXIT_UNUSABLE;
+
+    g_option_context_add_main_entries(octx, entries, NULL);
+    if (!g_option_context_parse(octx, &argc, &argv, &error))
+        goto out;
+    if (a.timeout_ms <= 0 || a.max_workers <= 0 || a.max_workers > 1024) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--timeout-ms must be > 0 and --max-workers 1..1024");
+        goto out;
+    }
+    if (a.mode && g_strcmp0(a.mode, "warm") && g_strcmp0(a.mode, "restore")) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--mode must be warm or restore, not '%s'", a.mode);
+        goto out;
+    }
+    if (!collect_addresses(&a, argc, argv, addrs, &domain_name, &error))
+        goto out;
+    opts.sysfs_root = fp_host_sysfs_root(a.sysfs_root);
+    opts.run_dir = fp_claim_run_dir(a.run_dir);
+    opts.owner = a.owner ? a.owner : domain_name ? domain_name : preparing ? "cli" : NULL;
+    opts.timeout_ms = a.timeout_ms;
+    opts.max_workers = a.max_workers;
+    opts.mode = g_strcmp0(a.mode, "restore") == 0 ? FP_RELEASE_RESTORE : FP_RELEASE_WARM;
+
+    report = preparing ? fp_prep_prepare((FpPciAddr *)addrs->data, addrs->len, &opts)
+                       : fp_prep_release((FpPciAddr *)addrs->data, addrs->len, &opts);
+    if (a.json) {
+        json_object *j = fp_prep_report_json(report);
+        printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+    } else {
+        g_autofree char *text = fp_prep_report_text(report);
+        fputs(text, stdout);
+    }
+    fflush(stdout);
+    if (!report->ok)
+        fp_cli_error("%s", fp_prep_report_error(report) ? fp_prep_report_error(report) : "failed");
+    rc = report->ok ? FP_EXIT_OK : FP_EXIT_FINDINGS;
+
+out:
+    if (error)
+        fp_cli_error("%s", error->message);
+    g_free(a.sysfs_root);
+    g_free(a.run_dir);
+    g_free(a.owner);
+    g_free(a.domain_xml);
+    g_free(a.mode);
+    return rc;
+}
+
+int
+fp_cmd_prepare(int argc, char **argv)
+{
+    return run_prep(argc, argv, TRUE);
+}
+
+int
+fp_cmd_release(int argc, char **argv)
+{
+    return run_prep(argc, argv, FALSE);
+}

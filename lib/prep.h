@@ -1,0 +1,59 @@
+/* Prepare a set of PCI devices for a VM (bind to vfio-pci, reset) and release them again, all
+ * devices at once in worker threads, every kernel write bounded by a per-device deadline.
+ * Prepare is all or nothing: when one device fails, every device it moved goes back. */
+#pragma once
+
+#include "pciaddr.h"
+
+#include <glib.h>
+#include <json-c/json.h>
+
+typedef enum {
+    FP_RELEASE_WARM,    /* stay on vfio-pci, reset now for the next start */
+    FP_RELEASE_RESTORE, /* back to the driver the device had before */
+} FpReleaseMode;
+
+typedef struct {
+    const char *sysfs_root;
+    const char *run_dir;
+    const char *owner;  /* the domain the devices are for */
+    guint timeout_ms;   /* per device, for all of its steps together */
+    guint max_workers;  /* 1: one device after another, as without fastpass */
+    FpReleaseMode mode; /* release only */
+} FpPrepOptions;
+
+typedef enum {
+    FP_DEV_DONE,
+    FP_DEV_REFUSED,     /* unsafe: group not viable, held by another domain, never prepared */
+    FP_DEV_FAILED,
+    FP_DEV_TIMED_OUT,
+    FP_DEV_ROLLED_BACK, /* was fine, put back because another device failed */
+    FP_DEV_NOT_STARTED, /* untouched because another device was refused */
+} FpDevStatus;
+
+typedef struct {
+    const char *name;
+    gint64 start_us, end_us; /* from the start of the run */
+    char *note;
+} FpPrepStep;
+
+typedef struct FpPrepDevice FpPrepDevice;
+
+typedef struct {
+    const char *action; /* "prepare" or "release" */
+    GPtrArray *devices; /* FpPrepDevice*, in the order given */
+    gint64 total_us;
+    gboolean ok;
+} FpPrepReport;
+
+FpPrepReport *fp_prep_prepare(const FpPciAddr *addrs, guint n, const FpPrepOptions *opts);
+FpPrepReport *fp_prep_release(const FpPciAddr *addrs, guint n, const FpPrepOptions *opts);
+void fp_prep_report_free(FpPrepReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPrepReport, fp_prep_report_free)
+
+/* The first failure as one line ("0000:41:00.0: IOMMU group 7 is not viable: ..."), or NULL. */
+const char *fp_prep_report_error(const FpPrepReport *report);
+json_object *fp_prep_report_json(const FpPrepReport *report);
+/* One line per device: address, status, drivers, step times. */
+char *fp_prep_report_text(const FpPrepReport *report);
+const char *fp_prep_status_name(FpDevStatus status);

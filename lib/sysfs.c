@@ -1,0 +1,105 @@
+#define _GNU_SOURCE
+#include "sysfs.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *
+fp_sysfs_read(const char *path, GError **error)
+{
+    g_autofree char *s = NULL;
+
+    if (!g_file_get_contents(path, &s, NULL, error))
+        return NULL;
+    g_strchomp(s);
+    return g_steal_pointer(&s);
+}
+
+char *
+fp_sysfs_link_name(const char *path)
+{
+    g_autofree char *target = g_file_read_link(path, NULL);
+
+    return target ? g_path_get_basename(target) : NULL;
+}
+
+/* Runs in the child between fork() and _exit(): async-signal-safe calls only. */
+static G_GNUC_NORETURN void
+child_write(const char *path, const char *value, size_t len)
+{
+    int null = open("/dev/null", O_RDWR);
+    int fd;
+    ssize_t n;
+
+    /* Hold none of the parent's descriptors: libvirt waits for EOF on the pipes it gave us. */
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+    }
+    syscall(SYS_close_range, 3, ~0U, 0);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        _exit(errno & 0xff);
+    n = write(fd, value, len);
+    if (n < 0)
+        _exit(errno & 0xff);
+    _exit(0);
+}
+
+gboolean
+fp_sysfs_write(const char *path, const char *value, guint timeout_ms, GError **error)
+{
+    size_t len = strlen(value);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    guint sleep_us = 200;
+    int status;
+    pid_t pid;
+
+    pid = fork();
+    if (pid < 0) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot fork to write %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (pid == 0)
+        child_write(path, value, len);
+
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot wait for the writer of %s: %s", path,
+                        g_strerror(errno));
+            return FALSE;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            /* Killed but not reaped: a writer stuck in the kernel cannot be; init reaps it. */
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, WNOHANG);
+            g_set_error(error, FP_ERROR, FP_ERROR_TIMEOUT, "writing %s did not finish within %u ms", path,
+                        timeout_ms);
+            return FALSE;
+        }
+        g_usleep(sleep_us);
+        sleep_us = MIN(sleep_us * 2, 10000);
+    }
+    if (!WIFEXITED(status)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "the writer of %s died", path);
+        return FALSE;
+    }
+    if (WEXITSTATUS(status) != 0) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "echo %s > %s: %s", value, path,
+                    g_strerror(WEXITSTATUS(status)));
+        return FALSE;
+    }
+    return TRUE;
+}
