@@ -216,12 +216,18 @@ fp_pci_bind_driver(FpPciDevice *dev, const char *driver, guint timeout_ms, GErro
 }
 
 gboolean
-fp_pci_reset(FpPciDevice *dev, guint timeout_ms, GError **error)
+fp_pci_can_reset(const FpPciDevice *dev)
 {
     g_autofree char *reset = attr_path(dev, "reset");
 
-    /* An empty reset_method, or no reset file, means the kernel knows no way to reset it. */
-    if ((dev->reset_method && !*dev->reset_method) || !g_file_test(reset, G_FILE_TEST_EXISTS)) {
+    /* The kernel hides `reset` (and reset_method) when it knows no way to reset the device. */
+    return !(dev->reset_method && !*dev->reset_method) && g_file_test(reset, G_FILE_TEST_EXISTS);
+}
+
+gboolean
+fp_pci_reset(FpPciDevice *dev, guint timeout_ms, GError **error)
+{
+    if (!fp_pci_can_reset(dev)) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s has no reset method", dev->bdf);
         return FALSE;
     }

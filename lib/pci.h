@@ -41,5 +41,7 @@ gboolean fp_pci_check_group(FpPciDevice *dev, GHashTable *also_listed, GError **
 gboolean fp_pci_bind_vfio(FpPciDevice *dev, guint timeout_ms, GError **error);
 /* Back to DRIVER (NULL: leave unbound after clearing the override). */
 gboolean fp_pci_bind_driver(FpPciDevice *dev, const char *driver, guint timeout_ms, GError **error);
+/* Whether the kernel can reset it: a `reset` file exists and reset_method is not empty. */
+gboolean fp_pci_can_reset(const FpPciDevice *dev);
 /* echo 1 > reset. FALSE with FP_ERROR_IO when the device has no reset method. */
 gboolean fp_pci_reset(FpPciDevice *dev, guint timeout_ms, GError **error);

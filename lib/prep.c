@@ -129,7 +129,7 @@ do_bind_vfio(FpPciDevice *dev, guint timeout_ms, GError **error)
 static gboolean
 reset_step(Run *run, FpPrepDevice *d, gint64 deadline, GError **error)
 {
-    if (d->dev->reset_method && !*d->dev->reset_method) {
+    if (!fp_pci_can_reset(d->dev)) {
         note_step(run, d, "reset", "no reset method");
         return TRUE;
     }
@@ -221,7 +221,7 @@ release_worker(gpointer data, gpointer user)
         set_failure(d, error);
         return;
     }
-    d->state.warm = !(d->dev->reset_method && !*d->dev->reset_method);
+    d->state.warm = fp_pci_can_reset(d->dev);
     d->status = FP_DEV_DONE;
 }
 
@@ -303,13 +303,13 @@ admit(Run *run, FpPrepReport *report, const FpPciAddr *addrs, guint n, gboolean 
             ok = FALSE;
             continue;
         }
-        if (!preparing && (!d->state_exists || !d->state.owner)) {
+        if (!preparing && !d->state_exists) {
             d->status = FP_DEV_REFUSED;
             d->error = g_strdup_printf("%s was not prepared by fastpass (nothing to release)", d->bdf);
             ok = FALSE;
             continue;
         }
-        if (!preparing && run->opts->owner && g_strcmp0(d->state.owner, run->opts->owner) != 0) {
+        if (!preparing && run->opts->owner && d->state.owner && g_strcmp0(d->state.owner, run->opts->owner) != 0) {
             d->status = FP_DEV_REFUSED;
             d->error = g_strdup_printf("%s is held by domain %s, not %s", d->bdf, d->state.owner, run->opts->owner);
             ok = FALSE;

@@ -436,7 +436,8 @@ fp_xml_insert(xmlNode *parent, const char *name, const char *const *order)
 
     if (before) {
         /* A sibling on its own line gets the new element on a line of its own too. */
-        gboolean own_line = pretty && indent_of(before) != NULL;
+        g_autofree char *before_indent = indent_of(before);
+        gboolean own_line = pretty && before_indent != NULL;
 
         xmlAddPrevSibling(before, node);
         if (own_line)
