@@ -17,6 +17,8 @@ fp_domain_free(FpDomain *dom)
     g_free(dom->decl);
     if (dom->hostdevs)
         g_array_unref(dom->hostdevs);
+    if (dom->declared)
+        g_array_unref(dom->declared);
     g_free(dom);
 }
 
@@ -27,7 +29,7 @@ add_hostdev(FpDomain *dom, xmlNode *elem, guint ordinal, GError **error)
     xmlNode *addr = fp_xml_child(fp_xml_child(elem, "source"), "address");
     g_autofree char *d = fp_xml_prop(addr, "domain"), *b = fp_xml_prop(addr, "bus"),
                     *s = fp_xml_prop(addr, "slot"), *f = fp_xml_prop(addr, "function");
-    FpHostdev hd = {.elem = elem};
+    FpHostdev hd = {.elem = elem, .managed = fp_xml_prop_is(elem, "managed", "yes")};
 
     if (!addr) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "PCI <%s> #%u has no <source><address>",
@@ -67,6 +69,26 @@ collect_hostdevs(FpDomain *dom, GError **error)
     return TRUE;
 }
 
+static gboolean
+collect_declared(FpDomain *dom, GError **error)
+{
+    fp_xml_foreach_child(group, fp_xml_child(fp_domain_root(dom), "metadata"), "prepare") {
+        if (!group->ns || !xmlStrEqual(group->ns->href, BAD_CAST FP_METADATA_NS))
+            continue;
+        fp_xml_foreach_child(dev, group, "device") {
+            g_autofree char *text = fp_xml_prop(dev, "address");
+            FpPciAddr addr;
+
+            if (!fp_pci_addr_parse(text, &addr, error)) {
+                g_prefix_error(error, "<fastpass:device address>: ");
+                return FALSE;
+            }
+            g_array_append_val(dom->declared, addr);
+        }
+    }
+    return TRUE;
+}
+
 FpDomain *
 fp_domain_load_memory(const char *buf, gsize len, const char *origin, GError **error)
 {
@@ -75,6 +97,7 @@ fp_domain_load_memory(const char *buf, gsize len, const char *origin, GError **e
 
     dom->origin = g_strdup(origin ? origin : "(memory)");
     dom->hostdevs = g_array_new(FALSE, FALSE, sizeof(FpHostdev));
+    dom->declared = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
     if (!(dom->doc = fp_xml_parse(buf, len, error)))
         goto fail;
     root = xmlDocGetRootElement(dom->doc);
@@ -83,7 +106,7 @@ fp_domain_load_memory(const char *buf, gsize len, const char *origin, GError **e
                     (const char *)root->name);
         goto fail;
     }
-    if (!collect_hostdevs(dom, error))
+    if (!collect_hostdevs(dom, error) || !collect_declared(dom, error))
         goto fail;
     dom->decl = fp_xml_declaration(buf, len);
     return g_steal_pointer(&dom);
@@ -145,4 +168,39 @@ fp_domain_vcpus(const FpDomain *dom)
     if (!text || !g_ascii_string_to_unsigned(text, 10, 1, 16384, &n, NULL))
         return 0;
     return n;
+}
+
+char *
+fp_domain_uuid(const FpDomain *dom)
+{
+    g_autofree char *text = fp_xml_text(fp_xml_child(fp_domain_root(dom), "uuid"));
+
+    return text && g_uuid_string_is_valid(text) ? g_steal_pointer(&text) : NULL;
+}
+
+guint64
+fp_domain_hugepage_kib(const FpDomain *dom)
+{
+    xmlNode *hp = fp_xml_child(fp_xml_child(fp_domain_root(dom), "memoryBacking"), "hugepages");
+    xmlNode *page = fp_xml_child(hp, "page");
+    g_autofree char *size = fp_xml_prop(page, "size"), *unit = fp_xml_prop(page, "unit");
+    guint64 kib;
+
+    if (!hp)
+        return 0;
+    if (!page || !fp_units_to_kib(size, unit, &kib, NULL))
+        return 2048;
+    return kib;
+}
+
+int
+fp_domain_memory_node(const FpDomain *dom)
+{
+    xmlNode *mem = fp_xml_child(fp_xml_child(fp_domain_root(dom), "numatune"), "memory");
+    g_autofree char *nodeset = fp_xml_prop(mem, "nodeset");
+    guint64 node;
+
+    if (!nodeset || !g_ascii_string_to_unsigned(nodeset, 10, 0, 65535, &node, NULL))
+        return -1;
+    return (int)node;
 }

@@ -1,0 +1,170 @@
+#include "config.h"
+
+#include "error.h"
+#include "xml.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+FpConfig *
+fp_config_new(void)
+{
+    FpConfig *c = g_new0(FpConfig, 1);
+
+    c->sysfs_root = g_strdup("/sys");
+    c->proc_root = g_strdup("/proc");
+    c->run_dir = g_strdup("/run/fastpass");
+    c->device_timeout_ms = 10000;
+    c->hook_deadline_ms = 30000;
+    c->max_workers = 16;
+    c->release_mode = FP_RELEASE_WARM;
+    c->reserve_hugepages = TRUE;
+    c->compact_memory = TRUE;
+    c->tune_on_restore = TRUE;
+    c->log_level = g_strdup("info");
+    return c;
+}
+
+void
+fp_config_free(FpConfig *config)
+{
+    if (!config)
+        return;
+    g_free(config->sysfs_root);
+    g_free(config->proc_root);
+    g_free(config->run_dir);
+    g_free(config->log_level);
+    g_free(config->log_file);
+    g_free(config);
+}
+
+typedef enum { KEY_PATH, KEY_MS, KEY_COUNT, KEY_BOOL, KEY_CHOICE } KeyKind;
+
+typedef struct {
+    const char *name;
+    KeyKind kind;
+    gsize offset;
+    const char *const *choices;
+} Key;
+
+static const char *const release_modes[] = {"warm", "restore", NULL};
+static const char *const log_levels[] = {"debug", "info", "warning", NULL};
+
+static const Key keys[] = {
+    {"sysfs_root", KEY_PATH, G_STRUCT_OFFSET(FpConfig, sysfs_root), NULL},
+    {"proc_root", KEY_PATH, G_STRUCT_OFFSET(FpConfig, proc_root), NULL},
+    {"run_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, run_dir), NULL},
+    {"device_timeout_ms", KEY_MS, G_STRUCT_OFFSET(FpConfig, device_timeout_ms), NULL},
+    {"hook_deadline_ms", KEY_MS, G_STRUCT_OFFSET(FpConfig, hook_deadline_ms), NULL},
+    {"max_workers", KEY_COUNT, G_STRUCT_OFFSET(FpConfig, max_workers), NULL},
+    {"release_mode", KEY_CHOICE, G_STRUCT_OFFSET(FpConfig, release_mode), release_modes},
+    {"reserve_hugepages", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, reserve_hugepages), NULL},
+    {"compact_memory", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, compact_memory), NULL},
+    {"tune_on_restore", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, tune_on_restore), NULL},
+    {"log_level", KEY_CHOICE, G_STRUCT_OFFSET(FpConfig, log_level), log_levels},
+    {"log_file", KEY_PATH, G_STRUCT_OFFSET(FpConfig, log_file), NULL},
+};
+
+static gboolean
+set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **error)
+{
+    gpointer field = G_STRUCT_MEMBER_P(c, k->offset);
+    gint64 n;
+
+    switch (k->kind) {
+    case KEY_PATH:
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string(v)[0] != '/') {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be an absolute path", path, k->name);
+            return FALSE;
+        }
+        g_free(*(char **)field);
+        *(char **)field = g_strdup(json_object_get_string(v));
+        return TRUE;
+    case KEY_MS:
+    case KEY_COUNT:
+        n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        if (n < 1 || n > (k->kind == KEY_MS ? 3600 * 1000 : 1024)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a whole number from 1 to %d", path,
+                        k->name, k->kind == KEY_MS ? 3600 * 1000 : 1024);
+            return FALSE;
+        }
+        *(guint *)field = (guint)n;
+        return TRUE;
+    case KEY_BOOL:
+        if (!json_object_is_type(v, json_type_boolean)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be true or false", path, k->name);
+            return FALSE;
+        }
+        *(gboolean *)field = json_object_get_boolean(v);
+        return TRUE;
+    case KEY_CHOICE:
+        for (guint i = 0; json_object_is_type(v, json_type_string) && k->choices[i]; i++) {
+            if (strcmp(json_object_get_string(v), k->choices[i]) == 0) {
+                if (k->choices == release_modes) {
+                    *(FpReleaseMode *)field = i == 0 ? FP_RELEASE_WARM : FP_RELEASE_RESTORE;
+                } else {
+                    g_free(*(char **)field);
+                    *(char **)field = g_strdup(k->choices[i]);
+                }
+                return TRUE;
+            }
+        }
+        {
+            g_autofree char *list = g_strjoinv(", ", (char **)k->choices);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be one of %s", path, k->name, list);
+        }
+        return FALSE;
+    }
+    return FALSE;
+}
+
+gboolean
+fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **error)
+{
+    g_autofree char *buf = NULL;
+    g_autoptr(FpConfig) fresh = fp_config_new();
+    json_tokener *tok;
+    json_object *root;
+    gsize len;
+    gboolean ok = TRUE;
+
+    *exists = g_file_test(path, G_FILE_TEST_EXISTS);
+    if (!*exists)
+        return TRUE;
+    if (!(buf = fp_xml_read_file(path, &len, error)))
+        return FALSE;
+    tok = json_tokener_new();
+    root = json_tokener_parse_ex(tok, buf, (int)len);
+    if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: not a JSON object (%s)", path,
+                    json_tokener_error_desc(json_tokener_get_error(tok)));
+        json_tokener_free(tok);
+        json_object_put(root);
+        return FALSE;
+    }
+    json_tokener_free(tok);
+    json_object_object_foreach(root, name, value) {
+        const Key *k = NULL;
+
+        for (gsize i = 0; i < G_N_ELEMENTS(keys) && !k; i++) {
+            if (strcmp(keys[i].name, name) == 0)
+                k = &keys[i];
+        }
+        if (!k) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: unknown key \"%s\"", path, name);
+            ok = FALSE;
+            break;
+        }
+        if (!set_key(fresh, k, value, path, error)) {
+            ok = FALSE;
+            break;
+        }
+    }
+    json_object_put(root);
+    if (ok) {
+        FpConfig tmp = *config;
+        *config = *fresh;
+        *fresh = tmp;
+    }
+    return ok;
+}

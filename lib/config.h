@@ -1,0 +1,32 @@
+/* /etc/fastpass/fastpass.json: every key optional, every value checked; see README's
+ * "Configuration" for the keys and their defaults. */
+#pragma once
+
+#include "prep.h"
+
+#include <glib.h>
+
+#define FP_CONFIG_DEFAULT_PATH "/etc/fastpass/fastpass.json"
+
+typedef struct {
+    char *sysfs_root;
+    char *proc_root;
+    char *run_dir;
+    guint device_timeout_ms;
+    guint hook_deadline_ms;
+    guint max_workers;
+    FpReleaseMode release_mode;
+    gboolean reserve_hugepages;
+    gboolean compact_memory;
+    gboolean tune_on_restore;
+    char *log_level; /* "debug", "info", "warning" */
+    char *log_file;  /* also append log lines here; NULL: journal or stderr only */
+} FpConfig;
+
+/* The built-in defaults. */
+FpConfig *fp_config_new(void);
+/* Reads PATH over the defaults. A missing file is not an error (*EXISTS = FALSE); a bad key
+ * or value is, named in the message, and leaves CONFIG at its defaults. */
+gboolean fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **error);
+void fp_config_free(FpConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpConfig, fp_config_free)

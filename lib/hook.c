@@ -1,0 +1,254 @@
+#include "hook.h"
+
+#include "error.h"
+#include "host.h"
+#include "hugepages.h"
+#include "prep.h"
+#include "tune.h"
+
+#include <glib/gstdio.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+
+static void G_GNUC_PRINTF(3, 4)
+say(FpHookCtx *ctx, GLogLevelFlags level, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    if (!ctx->log)
+        return;
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    ctx->log(level, msg, ctx->log_user);
+}
+
+/* Milliseconds left before the deadline, at least 1. */
+static guint
+left_ms(const FpHookCtx *ctx)
+{
+    gint64 left = (ctx->deadline - g_get_monotonic_time()) / 1000;
+
+    return left < 1 ? 1 : (guint)left;
+}
+
+static FpPrepOptions
+prep_options(FpHookCtx *ctx, const char *owner, FpReleaseMode mode)
+{
+    FpPrepOptions o = {
+        .sysfs_root = ctx->config->sysfs_root,
+        .run_dir = ctx->config->run_dir,
+        .owner = owner,
+        .timeout_ms = MIN(ctx->config->device_timeout_ms, left_ms(ctx)),
+        .max_workers = ctx->config->max_workers,
+        .mode = mode,
+    };
+    return o;
+}
+
+static void
+log_report(FpHookCtx *ctx, const FpPrepReport *report)
+{
+    json_object *j = fp_prep_report_json(report);
+    json_object *devs = json_object_object_get(j, "devices");
+
+    for (size_t i = 0; i < json_object_array_length(devs); i++) {
+        json_object *d = json_object_array_get_idx(devs, i);
+        json_object *steps = json_object_object_get(d, "steps");
+        GString *line = g_string_new(NULL);
+
+        g_string_append_printf(line, "%s %s: %s", report->action, json_object_get_string(json_object_object_get(d, "bdf")),
+                               json_object_get_string(json_object_object_get(d, "status")));
+        for (size_t s = 0; s < json_object_array_length(steps); s++) {
+            json_object *st = json_object_array_get_idx(steps, s);
+            double start = json_object_get_double(json_object_object_get(st, "start_ms"));
+            double ms = json_object_get_double(json_object_object_get(st, "ms"));
+
+            /* Start and end from the hook's start, so overlapping resets show as overlapping. */
+            g_string_append_printf(line, ", %s +%.0f..+%.0f ms", json_object_get_string(json_object_object_get(st, "step")),
+                                   start, start + ms);
+        }
+        if (json_object_get_string(json_object_object_get(d, "error")))
+            g_string_append_printf(line, " (%s)", json_object_get_string(json_object_object_get(d, "error")));
+        say(ctx, report->ok ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING, "%s", line->str);
+        g_string_free(line, TRUE);
+    }
+    json_object_put(j);
+}
+
+/* Devices the hook looks after: the PCI hostdevs (MANAGED selects libvirt-managed or not) and,
+ * with the unmanaged ones, those named in the fastpass metadata. */
+static GArray *
+device_list(const FpDomain *dom, gboolean managed)
+{
+    GArray *addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
+
+    for (guint i = 0; i < dom->hostdevs->len; i++) {
+        const FpHostdev *hd = &g_array_index(dom->hostdevs, FpHostdev, i);
+
+        if (hd->managed == managed)
+            g_array_append_val(addrs, hd->addr);
+    }
+    if (!managed)
+        g_array_append_vals(addrs, dom->declared->data, dom->declared->len);
+    return addrs;
+}
+
+/* The file recording hugepages added for a domain: named by its UUID, or a digest of its name
+ * (names are not safe in paths). */
+static char *
+hugepage_record_path(const FpHookCtx *ctx, const FpDomain *dom)
+{
+    g_autofree char *uuid = fp_domain_uuid(dom);
+    g_autofree char *name = fp_domain_name(dom);
+    g_autofree char *key = uuid ? g_strdup(uuid) : g_compute_checksum_for_string(G_CHECKSUM_SHA256, name ? name : "", -1);
+
+    return g_strdup_printf("%s/hugepages/%s.json", ctx->config->run_dir, key);
+}
+
+static void
+reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
+{
+    guint64 page = fp_domain_hugepage_kib(dom), mem, added = 0;
+    int node = fp_domain_memory_node(dom);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *record = NULL, *dir = NULL;
+    json_object *j;
+
+    if (!page || !ctx->config->reserve_hugepages || !ctx->config_ok)
+        return;
+    if (!fp_domain_memory_kib(dom, &mem, NULL) || mem % page) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: guest memory is not a whole number of %" G_GUINT64_FORMAT
+            " KiB pages; not reserving", page);
+        return;
+    }
+    if (!fp_hugepages_reserve(ctx->config->sysfs_root, ctx->config->proc_root, node, page, mem / page,
+                              ctx->config->compact_memory, left_ms(ctx), &added, &error)) {
+        /* Optional: libvirt may still find the pages elsewhere, or report the shortage itself. */
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s", error->message);
+        return;
+    }
+    if (!added)
+        return;
+    say(ctx, G_LOG_LEVEL_INFO, "hugepages: added %" G_GUINT64_FORMAT " pages of %" G_GUINT64_FORMAT " KiB on %s%d",
+        added, page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
+    record = hugepage_record_path(ctx, dom);
+    dir = g_path_get_dirname(record);
+    g_mkdir_with_parents(dir, 0700);
+    j = json_object_new_object();
+    json_object_object_add(j, "node", json_object_new_int(node));
+    json_object_object_add(j, "page_kib", json_object_new_int64((gint64)page));
+    json_object_object_add(j, "added", json_object_new_int64((gint64)added));
+    if (!g_file_set_contents_full(record, json_object_to_json_string(j), -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                  &error))
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s", error->message);
+    json_object_put(j);
+}
+
+static void
+return_hugepages(FpHookCtx *ctx, const FpDomain *dom)
+{
+    g_autofree char *record = hugepage_record_path(ctx, dom);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    json_object *j;
+
+    if (!g_file_get_contents(record, &text, NULL, NULL))
+        return;
+    j = json_tokener_parse(text);
+    if (j && fp_hugepages_release(ctx->config->sysfs_root, json_object_get_int(json_object_object_get(j, "node")),
+                                  (guint64)json_object_get_int64(json_object_object_get(j, "page_kib")),
+                                  (guint64)json_object_get_int64(json_object_object_get(j, "added")), left_ms(ctx),
+                                  &error))
+        say(ctx, G_LOG_LEVEL_INFO, "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start",
+            json_object_get_int64(json_object_object_get(j, "added")));
+    else
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot give back pages: %s", error ? error->message : "bad record");
+    json_object_put(j);
+    g_unlink(record);
+}
+
+gboolean
+fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
+{
+    g_autoptr(GArray) all = device_list(dom, FALSE);
+    g_autoptr(GArray) managed = device_list(dom, TRUE);
+    g_autofree char *name = fp_domain_name(dom);
+
+    /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
+    g_array_append_vals(all, managed->data, managed->len);
+    if (all->len) {
+        FpPrepOptions o = prep_options(ctx, name, FP_RELEASE_WARM);
+        g_autoptr(FpPrepReport) report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
+
+        log_report(ctx, report);
+        if (!report->ok) {
+            g_set_error(error, FP_ERROR, FP_ERROR_REFUSED, "%s", fp_prep_report_error(report));
+            return FALSE;
+        }
+        say(ctx, G_LOG_LEVEL_INFO, "prepared %u devices in %.0f ms", all->len, report->total_us / 1000.0);
+    }
+    reserve_hugepages(ctx, dom);
+    return TRUE;
+}
+
+gboolean
+fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
+{
+    g_autoptr(GArray) unmanaged = device_list(dom, FALSE);
+    g_autoptr(GArray) managed = device_list(dom, TRUE);
+    g_autofree char *name = fp_domain_name(dom);
+    gboolean ok = TRUE;
+    struct {
+        GArray *addrs;
+        FpReleaseMode mode;
+    } sets[] = {{unmanaged, ctx->config->release_mode}, {managed, FP_RELEASE_FORGET}};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
+        FpPrepOptions o = prep_options(ctx, name, sets[i].mode);
+        g_autoptr(FpPrepReport) report = NULL;
+
+        if (!sets[i].addrs->len)
+            continue;
+        report = fp_prep_release((FpPciAddr *)sets[i].addrs->data, sets[i].addrs->len, &o);
+        log_report(ctx, report);
+        if (!report->ok && ok) {
+            g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s", fp_prep_report_error(report));
+            ok = FALSE;
+        }
+    }
+    return_hugepages(ctx, dom);
+    return ok;
+}
+
+char *
+fp_hook_rewrite_xml(FpHookCtx *ctx, const char *xml, gsize len, gsize *out_len)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FpDomain) dom = NULL;
+    g_autoptr(FpHost) host = NULL;
+    g_autoptr(FpTuneResult) res = NULL;
+
+    /* The incoming guest's device model must not change: no rule that adds or removes a
+     * device or its ROM, only host-side ones (pages, allocation, pinning). */
+    FpTuneOptions opts = {
+        .disabled = (1u << fp_tune_rule_index("memballoon")) | (1u << fp_tune_rule_index("rom")),
+    };
+
+    if (ctx->config_ok && ctx->config->tune_on_restore && (dom = fp_domain_load_memory(xml, len, "domain", &error))) {
+        host = fp_host_new(ctx->config->sysfs_root);
+        fp_host_load_sysfs(host);
+        res = fp_tune_run(dom, host, &opts, TRUE, &error);
+    }
+    if (res) {
+        for (guint i = 0; i < res->warnings->len; i++)
+            say(ctx, G_LOG_LEVEL_INFO, "tune: %s", (const char *)g_ptr_array_index(res->warnings, i));
+        say(ctx, G_LOG_LEVEL_INFO, "tune: %u changes", res->findings->len);
+        return fp_domain_format(dom, out_len);
+    }
+    if (error)
+        say(ctx, G_LOG_LEVEL_WARNING, "tune: %s; passing the XML on unchanged", error->message);
+    *out_len = len;
+    return g_memdup2(xml, len);
+}

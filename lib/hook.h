@@ -1,0 +1,28 @@
+/* What the libvirt hook does at each point of a domain's life. Runs inside libvirtd's start
+ * path: never calls back into libvirt, bounded by a deadline, and says through LOG (never by
+ * printing) what it did. */
+#pragma once
+
+#include "config.h"
+#include "domain.h"
+
+#include <glib.h>
+
+typedef void (*FpHookLog)(GLogLevelFlags level, const char *message, gpointer user);
+
+typedef struct {
+    const FpConfig *config;
+    gboolean config_ok; /* FALSE: the file was bad; only what is needed and safe is done */
+    gint64 deadline;    /* g_get_monotonic_time() by which the hook must be done */
+    FpHookLog log;
+    gpointer log_user;
+} FpHookCtx;
+
+/* prepare begin: prepares the domain's PCI devices (all at once) and reserves its hugepages.
+ * FALSE means the start must be refused; the error is one line for libvirt to show. */
+gboolean fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error);
+/* release end: releases the devices as configured and gives back the hugepages it added. */
+gboolean fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error);
+/* migrate begin / restore begin: the XML libvirt should use. Tuned when that works and is
+ * configured, else the input unchanged; never empty. */
+char *fp_hook_rewrite_xml(FpHookCtx *ctx, const char *xml, gsize len, gsize *out_len);
