@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The hook's rules, without libvirtd: it never talks to libvirt, every other operation is free,
+# a hung device cannot hold it (or libvirt's pipes) past its deadline, a bad config is named
+# and survived, optional speed-ups that fail let the VM start, restore/migrate XML is never empty.
+# usage: hook.sh HOOK FAKESYS SOURCE_DIR
+set -u
+hook=$(realpath "$1"); fakesys=$(realpath "$2"); src=$3
+. "$(dirname "$0")/lib.sh"
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then echo "SKIP: needs root and /dev/fuse"; exit 77; fi
+work=$(mktemp -d); sys=$work/sys
+cleanup() { fusermount3 -u -z "$sys" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+mkdir -p "$sys"
+"$fakesys" --topology "$src/tests/fakesys/topology-faults.json" "$sys" || exit 1
+drv() { basename "$(readlink "$sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null || echo none; }
+
+config() { # JSON-FRAGMENT
+  printf '{"sysfs_root": "%s", "run_dir": "%s/run", "log_file": "%s/hook.log"%s}\n' "$sys" "$work" "$work" "${1:+, $1}" > "$work/cfg.json"
+}
+domain() { # NAME DEVICE... (declared in the fastpass metadata)
+  local d=""; for a in "${@:2}"; do d+="<fastpass:device address='$a'/>"; done
+  printf "<domain type='qemu'><name>%s</name><metadata><fastpass:prepare xmlns:fastpass='https://fastpass.dev/xmlns/prepare/1'>%s</fastpass:prepare></metadata><memory unit='MiB'>256</memory><os><type>hvm</type></os></domain>\n" "$1" "$d"
+}
+run_hook() { FASTPASS_CONFIG=$work/cfg.json "$hook" "$@"; }
+
+config
+# Never calls back into libvirt: the binary does not even link it, and it opens no socket.
+check "hook binary does not link libvirt" bash -c "! ldd '$hook' | grep -q libvirt"
+domain vm1 0000:01:00.0 > "$work/vm1.xml"
+if command -v strace >/dev/null; then
+  FASTPASS_CONFIG=$work/cfg.json strace -f -qq -e trace=connect,socket -o "$work/strace" "$hook" vm1 prepare begin - < "$work/vm1.xml" >/dev/null 2>&1
+  check "hook opens no socket during prepare (strace)" bash -c "! grep -q 'AF_UNIX\|AF_INET' '$work/strace' || ! grep -v journal '$work/strace' | grep -q 'connect('"
+  FASTPASS_CONFIG=$work/cfg.json "$hook" vm1 release end - < "$work/vm1.xml" >/dev/null 2>&1
+fi
+
+# Other operations: exit 0, no output, nothing read.
+for op in "start begin" "started begin" "stopped end" "reconnect begin" "attach begin" "migrate end"; do
+  out=$(run_hook vm1 $op - < "$work/vm1.xml" 2>&1); rc=$?
+  check "operation '$op': exit 0, no output" [ $rc -eq 0 -a -z "$out" ]
+done
+
+# prepare begin / release end with a healthy device.
+run_hook vm1 prepare begin - < "$work/vm1.xml" > "$work/out" 2>&1; rc=$?
+check "prepare begin: exit 0, device on vfio-pci" [ $rc -eq 0 ] && [ "$(drv 0000:01:00.0)" = vfio-pci ]
+check "prepare begin: every log line names the domain" bash -c "! grep -v 'fastpass\[vm1\]' '$work/hook.log' | grep -q ."
+run_hook vm1 release end - < "$work/vm1.xml" > /dev/null 2>&1; rc=$?
+check "release end: exit 0, kept warm on vfio-pci" [ $rc -eq 0 ] && [ "$(drv 0000:01:00.0)" = vfio-pci ]
+
+# A device another domain holds: refused with one line, nothing changed.
+run_hook vm1 prepare begin - < "$work/vm1.xml" > /dev/null 2>&1
+domain vm2 0000:01:00.0 > "$work/vm2.xml"
+run_hook vm2 prepare begin - < "$work/vm2.xml" > "$work/out" 2> "$work/err"; rc=$?
+check "device held by another domain: exit 1" [ $rc -eq 1 ]
+check "device held by another domain: one stderr line naming the holder" \
+  [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "0000:01:00.0 is in use by domain vm1" "$work/err"
+run_hook vm1 release end - < "$work/vm1.xml" > /dev/null 2>&1
+
+# A hung reset: bounded by the deadline, and nothing keeps libvirt's pipe open afterwards.
+config '"device_timeout_ms": 1500'
+domain vm3 0000:01:00.0 0000:03:00.0 > "$work/vm3.xml"
+found=$(drv 0000:01:00.0)
+start=$(date +%s%N)
+( run_hook vm3 prepare begin - < "$work/vm3.xml" 2>&1; echo "rc=$?" ) | cat > "$work/out"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "hung reset: hook and its pipe finished within deadline + slack ($ms ms, deadline 1500 ms)" [ "$ms" -lt 6000 ]
+check "hung reset: start refused (exit 1)" grep -q "rc=1" "$work/out"
+check "hung reset: reason says it did not finish" grep -q "did not finish within" "$work/out"
+check "hung reset: the healthy device left as found ($found)" [ "$(drv 0000:01:00.0)" = "$found" ]
+
+# The hook's own total deadline, below the per-device one.
+config '"device_timeout_ms": 60000, "hook_deadline_ms": 1000'
+start=$(date +%s%N)
+( run_hook vm3 prepare begin - < "$work/vm3.xml" 2>&1; echo "rc=$?" ) | cat > "$work/out"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "hook_deadline_ms bounds the whole hook ($ms ms for a 1000 ms deadline)" [ "$ms" -lt 5000 ]
+check "hook_deadline_ms: refused, exit 1" grep -q "rc=1" "$work/out"
+
+# Bad configuration: named, and the hook goes on with safe defaults.
+echo '{"max_workers": "many"}' > "$work/bad.json"
+FASTPASS_CONFIG=$work/bad.json "$hook" vm4 prepare begin - < <(echo "<domain type='qemu'><name>vm4</name><memory>1024</memory><os><type>hvm</type></os></domain>") > "$work/out" 2>&1; rc=$?
+check "bad config: exit 0 for a domain with nothing to do" [ $rc -eq 0 ]
+check "bad config: the message names the key" grep -q '"max_workers" must be a whole number' "$work/out"
+echo '{"sysfs_root": "relative/path"}' > "$work/bad.json"
+FASTPASS_CONFIG=$work/bad.json "$hook" vm4 restore begin - < "$work/vm1.xml" > "$work/xml" 2> "$work/err"
+check "bad config on restore: XML passed on unchanged" cmp -s "$work/xml" "$work/vm1.xml"
+check "bad config on restore: key named" grep -q '"sysfs_root" must be an absolute path' "$work/err"
+
+# Optional speed-up that fails (no hugepages to be had here): a warning, and the start goes on.
+config
+printf "<domain type='qemu'><name>vm5</name><memory unit='GiB'>2</memory><memoryBacking><hugepages><page size='1048576' unit='KiB'/></hugepages></memoryBacking><numatune><memory mode='strict' nodeset='0'/></numatune><os><type>hvm</type></os></domain>\n" > "$work/vm5.xml"
+run_hook vm5 prepare begin - < "$work/vm5.xml" > "$work/out" 2>&1; rc=$?
+check "hugepages unavailable: exit 0 (VM may start)" [ $rc -eq 0 ]
+check "hugepages unavailable: a warning says so" grep -q "fastpass\[vm5\]: hugepages:" "$work/hook.log"
+
+# migrate/restore begin: tuned XML (host-side rules only), never empty.
+printf "<domain type='qemu'>\n  <name>vm6</name>\n  <memory unit='KiB'>2097152</memory>\n  <os>\n    <type>hvm</type>\n  </os>\n  <devices>\n    <memballoon model='virtio'/>\n  </devices>\n</domain>\n" > "$work/vm6.xml"
+run_hook vm6 restore begin - < "$work/vm6.xml" > "$work/xml" 2>/dev/null
+check "restore begin: XML out is not empty" [ -s "$work/xml" ]
+check "restore begin: host-side rules applied (hugepages)" grep -q "<hugepages>" "$work/xml"
+check "restore begin: guest-visible devices untouched" grep -q "<memballoon model='virtio'/>" "$work/xml"
+run_hook vm6 migrate begin - < <(echo "not xml") > "$work/xml" 2>/dev/null; rc=$?
+check "migrate begin with unparsable XML: exit 0, input passed on" [ $rc -eq 0 ] && [ "$(cat "$work/xml")" = "not xml" ]
+
+finish
