@@ -74,7 +74,8 @@ fp_claim_lock(const char *run_dir, const char *bdf, guint timeout_ms, FpClaimSta
     FpClaim *claim;
     int fd;
 
-    if (g_mkdir_with_parents(dir, 0700) < 0) {
+    /* The run directory is readable by QEMU's user (timelines, caps); claims are root's alone. */
+    if (g_mkdir_with_parents(run_dir, 0755) < 0 || g_mkdir_with_parents(dir, 0700) < 0) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot create run directory %s: %s", dir, g_strerror(errno));
         return NULL;
     }

@@ -22,6 +22,9 @@ fp_config_new(void)
     c->compact_memory = TRUE;
     c->tune_on_restore = TRUE;
     c->log_level = g_strdup("info");
+    c->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
+    c->pool_dir = g_strdup("/dev/hugepages/fastpass");
+    c->use_pool = TRUE;
     return c;
 }
 
@@ -35,6 +38,8 @@ fp_config_free(FpConfig *config)
     g_free(config->run_dir);
     g_free(config->log_level);
     g_free(config->log_file);
+    g_free(config->qemu_binary);
+    g_free(config->pool_dir);
     g_free(config);
 }
 
@@ -63,6 +68,9 @@ static const Key keys[] = {
     {"tune_on_restore", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, tune_on_restore), NULL},
     {"log_level", KEY_CHOICE, G_STRUCT_OFFSET(FpConfig, log_level), log_levels},
     {"log_file", KEY_PATH, G_STRUCT_OFFSET(FpConfig, log_file), NULL},
+    {"qemu_binary", KEY_PATH, G_STRUCT_OFFSET(FpConfig, qemu_binary), NULL},
+    {"pool_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, pool_dir), NULL},
+    {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
 };
 
 static gboolean

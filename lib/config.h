@@ -21,6 +21,9 @@ typedef struct {
     gboolean tune_on_restore;
     char *log_level; /* "debug", "info", "warning" */
     char *log_file;  /* also append log lines here; NULL: journal or stderr only */
+    char *qemu_binary; /* the real QEMU the emulator wrapper runs */
+    char *pool_dir;    /* pre-zeroed guest-memory slots, on hugetlbfs */
+    gboolean use_pool; /* claim a slot at prepare begin and give QEMU its path */
 } FpConfig;
 
 /* The built-in defaults. */

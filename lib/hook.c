@@ -4,6 +4,8 @@
 #include "host.h"
 #include "hugepages.h"
 #include "prep.h"
+#include "qemucaps.h"
+#include "timeline.h"
 #include "tune.h"
 
 #include <glib/gstdio.h>
@@ -169,12 +171,30 @@ return_hugepages(FpHookCtx *ctx, const FpDomain *dom)
     g_unlink(record);
 }
 
+static void
+timeline(FpHookCtx *ctx, FpDomain *dom, const char *event, json_object *fields, gboolean fresh)
+{
+    g_autofree char *uuid = fp_domain_uuid(dom), *name = fp_domain_name(dom);
+    g_autoptr(GError) error = NULL;
+
+    if (!fp_timeline_add(ctx->config->run_dir, uuid, name, "hook", event, fields, fresh, &error))
+        say(ctx, G_LOG_LEVEL_DEBUG, "timeline: %s", error->message);
+}
+
 gboolean
 fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
 {
     g_autoptr(GArray) all = device_list(dom, FALSE);
     g_autoptr(GArray) managed = device_list(dom, TRUE);
     g_autofree char *name = fp_domain_name(dom);
+    FpQemuCaps caps;
+    json_object *ev;
+    gboolean ok = TRUE;
+
+    timeline(ctx, dom, "hook-prepare-begin", NULL, TRUE);
+    /* Probed here, as root, so the wrapper (running as QEMU's user) finds the answer cached. */
+    if (ctx->config_ok)
+        fp_qemu_caps_probe(ctx->config->qemu_binary, ctx->config->run_dir, MIN(5000, left_ms(ctx)), &caps, NULL);
 
     /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
     g_array_append_vals(all, managed->data, managed->len);
@@ -183,14 +203,19 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
         g_autoptr(FpPrepReport) report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
 
         log_report(ctx, report);
+        ev = fp_prep_report_json(report);
+        timeline(ctx, dom, "devices-prepared", ev, FALSE);
         if (!report->ok) {
             g_set_error(error, FP_ERROR, FP_ERROR_REFUSED, "%s", fp_prep_report_error(report));
-            return FALSE;
+            ok = FALSE;
+        } else {
+            say(ctx, G_LOG_LEVEL_INFO, "prepared %u devices in %.0f ms", all->len, report->total_us / 1000.0);
         }
-        say(ctx, G_LOG_LEVEL_INFO, "prepared %u devices in %.0f ms", all->len, report->total_us / 1000.0);
     }
-    reserve_hugepages(ctx, dom);
-    return TRUE;
+    if (ok)
+        reserve_hugepages(ctx, dom);
+    timeline(ctx, dom, "hook-prepare-end", NULL, FALSE);
+    return ok;
 }
 
 gboolean

@@ -4,7 +4,8 @@
 #   tests/lab/lab-run -b 2 -- tests/lab/vfio-by-hand.sh [BDF...]
 # Default: every e1000e (8086:10d3) device. For each device:
 #   1. echo vfio-pci > driver_override; unbind; drivers_probe  -> bound to vfio-pci, /dev/vfio/GROUP
-#   2. echo 1 > reset (default method) -> succeeds; then each method of reset_method alone
+#   2. echo 1 > reset (default method) -> succeeds; then each method of reset_method alone,
+#      and whether it reaches the device: a marker written into a register must be gone
 #   3. echo > driver_override; unbind; drivers_probe -> bound to e1000e again
 #   4. echo 1 > reset while e1000e is bound -> succeeds, e1000e stays bound
 # Then, for an IOMMU group holding several of them (-b): bind them all to vfio-pci -> the group
@@ -24,7 +25,7 @@ ms() { printf '%d.%03d ms' $(($1 / 1000)) $(($1 % 1000)); }
 # time the write took in microseconds, is the kernel's); on failure sets $err to the errno text.
 errf=$(mktemp)
 trap 'rm -f "$errf"' EXIT
-err= took=0
+err='' took=0
 sysw() {
   local t0=${EPOCHREALTIME/./}
   { printf '%s\n' "$2" > "$1"; } 2> "$errf"
@@ -46,6 +47,35 @@ fd = os.open("/dev/vfio/" + sys.argv[1], os.O_RDWR | os.O_CLOEXEC)
 status = bytearray(struct.pack("II", 8, 0))
 fcntl.ioctl(fd, VFIO_GROUP_GET_STATUS, status)
 print("viable" if struct.unpack("II", status)[1] & VFIO_GROUP_FLAGS_VIABLE else "not viable")
+EOF
+}
+# regs BDF METHOD...: for each method alone, write a marker into the e1000e's RDBAL register
+# (BAR0 + 0x2800, through the sysfs BAR mmap), reset, read it back. Prints one line per method:
+# METHOD ok|unselectable|failed BEFORE AFTER|ERRNO-TEXT. Leaves reset_method at "default".
+regs() {
+  python3 - "$@" 2>&1 <<'EOF'
+import mmap, os, sys
+bdf, methods = sys.argv[1], sys.argv[2:]
+dev = "/sys/bus/pci/devices/" + bdf
+RDBAL, MARK = 0x2800, 0x5A5A0000
+def sysw(attr, value):
+    with open(dev + "/" + attr, "w") as f:
+        f.write(value)
+fd = os.open(dev + "/resource0", os.O_RDWR | os.O_SYNC | os.O_CLOEXEC)
+reg = memoryview(mmap.mmap(fd, 0x3000)).cast("I")   # 32-bit accesses, as the device wants
+for m in methods:
+    try:
+        sysw("reset_method", m)
+    except OSError as e:
+        print(m, "unselectable", e.strerror.replace(" ", "_")); continue
+    reg[RDBAL // 4] = MARK
+    before = reg[RDBAL // 4]
+    try:
+        sysw("reset", "1")
+    except OSError as e:
+        print(m, "failed", e.strerror.replace(" ", "_")); continue
+    print(m, "ok", "0x%08x" % before, "0x%08x" % reg[RDBAL // 4])
+sysw("reset_method", "default")
 EOF
 }
 power_of() { cat "$sys/bus/pci/devices/$1/power_state" 2>/dev/null || echo '?'; }
@@ -132,7 +162,8 @@ for bdf in "${devices[@]}"; do
     # A bus reset needs the device alone on its bus. reset_method was filled in when the device
     # was found, possibly before its siblings were, so it may still list "bus"; selecting it
     # re-checks and is refused (EINVAL), as is "echo 1 > reset" with "bus" (ENOTTY).
-    siblings=$(( $(ls "$sys/bus/pci/devices" | grep -c "^${bdf%:*}:") - 1 ))
+    on_bus=("$sys/bus/pci/devices/${bdf%:*}:"*)
+    siblings=$(( ${#on_bus[@]} - 1 ))
     for m in $methods; do
       # echo $METHOD > /sys/bus/pci/devices/$BDF/reset_method
       if ! sysw "$dev/reset_method" "$m"; then
@@ -161,6 +192,25 @@ for bdf in "${devices[@]}"; do
         fail "$bdf: reset_method is '$now' after 'default', was '$methods'"
       fi
     fi
+  fi
+
+  # 2b. does the reset reach the device? (the kernel cannot tell: it only sees the reset succeed)
+  if [[ -e $dev/reset && $(driver_of "$bdf") = vfio-pci ]] && command -v python3 >/dev/null; then
+    results=0
+    while read -r m verdict before after; do
+      results=$((results + 1))
+      case $verdict in
+        ok)
+          if [[ $before != 0x5a5a0000 ]]; then fail "$bdf: could not write a marker into RDBAL (read $before)"
+          elif [[ $after = 0x00000000 ]]; then ok "$bdf: $m reset clears the device's registers (RDBAL $before -> $after)"
+          elif [[ $m = bus ]]; then fail "$bdf: bus reset left RDBAL at $after"
+          else note "$bdf: $m reset succeeded but the device kept its registers (RDBAL $before -> $after): QEMU's e1000e does not reset on D3hot->D0"
+          fi ;;
+        unselectable) [[ $m = bus && $siblings -gt 0 ]] || fail "$bdf: select $m: ${before//_/ }" ;;
+        *) fail "$bdf: register check with $m: $verdict $before $after" ;;
+      esac
+    done < <(read -r -a now_methods < "$dev/reset_method"; regs "$bdf" "${now_methods[@]}")
+    ((results > 0)) || fail "$bdf: the register check printed nothing"
   fi
 
   # 3. back to e1000e (no remove/rescan: clearing the override and re-probing is enough)

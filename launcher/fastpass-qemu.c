@@ -1,0 +1,110 @@
+/* fastpass-qemu: the emulator wrapper. Set as a domain's <emulator> (or installed in place of
+ * the host's QEMU path); libvirt runs it exactly as it would run QEMU. Probes, -version, -help
+ * and anything that is not a guest start go to the real QEMU unchanged. For a guest start it
+ * gives memory backends prealloc threads and, when the hook claimed one, a pre-zeroed pool slot
+ * for guest RAM; records the exec in the domain's timeline; then execs the real QEMU in place
+ * (same pid, same fds: libvirt's monitor socket stays open). Any doubt: the unmodified command
+ * line. A wrapper bug must never stop a VM from starting. */
+#include "config.h"
+#include "host.h"
+#include "qemuargs.h"
+#include "qemucaps.h"
+#include "timeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+run_qemu(const char *qemu, char **argv)
+{
+    execv(qemu, argv);
+    fprintf(stderr, "fastpass-qemu: cannot run QEMU %s: %s\n", qemu, g_strerror(errno));
+    _exit(1);
+}
+
+/* Prealloc threads for a backend on NODE: the CPUs of that node (all CPUs when -1). */
+static guint
+threads_for(const FpConfig *config, int node)
+{
+    g_autoptr(FpHost) host = fp_host_new(config->sysfs_root);
+    guint n = 0;
+
+    fp_host_load_sysfs(host);
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const FpNumaNode *nn = g_ptr_array_index(host->nodes, i);
+
+        if (node < 0 || (guint)node == nn->id)
+            n += nn->cpus->len;
+    }
+    return n;
+}
+
+static gboolean
+is_self(const char *path)
+{
+    struct stat a, b;
+
+    return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int
+main(int argc, char **argv)
+{
+    gint64 exec_us = g_get_real_time();
+    const char *config_path = g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
+    g_autoptr(FpConfig) config = fp_config_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *why = NULL;
+    FpQemuGuest guest;
+    FpQemuCaps caps = {0};
+    FpQemuRewrite rw = {.caps = &caps};
+    gboolean exists;
+    char **new_argv = NULL;
+    json_object *ev, *jchanges;
+
+    if (!fp_config_load(config, config_path, &exists, &error)) {
+        why = g_strdup_printf("configuration: %s", error->message);
+        g_clear_error(&error);
+    }
+    if (is_self(config->qemu_binary)) {
+        fprintf(stderr, "fastpass-qemu: qemu_binary %s is this wrapper itself; set it to the real QEMU\n",
+                config->qemu_binary);
+        return 1;
+    }
+    argv[0] = config->qemu_binary;
+    fp_qemu_guest_read(argv, &guest);
+    if (!guest.name)
+        run_qemu(config->qemu_binary, argv); /* capability probe, -version, -help, ... */
+
+    if (!fp_qemu_caps_probe(config->qemu_binary, config->run_dir, 5000, &caps, &error)) {
+        /* Missing or broken QEMU: say so plainly; exec would fail the same way. */
+        fprintf(stderr, "fastpass-qemu: %s\n", error->message);
+        return 1;
+    }
+    if (!why) {
+        rw.prealloc_threads = threads_for(config, guest.ram_node);
+        new_argv = fp_qemu_rewrite(argv, &rw, changes, &why);
+    }
+    ev = json_object_new_object();
+    json_object_object_add(ev, "qemu", json_object_new_string(config->qemu_binary));
+    json_object_object_add(ev, "wrapper_start_us", json_object_new_int64(exec_us));
+    jchanges = json_object_new_array();
+    for (guint i = 0; i < changes->len; i++) {
+        json_object_array_add(jchanges, json_object_new_string(g_ptr_array_index(changes, i)));
+        fprintf(stderr, "fastpass-qemu: %s\n", (const char *)g_ptr_array_index(changes, i));
+    }
+    json_object_object_add(ev, "changes", jchanges);
+    if (why) {
+        json_object_object_add(ev, "unchanged_because", json_object_new_string(why));
+        fprintf(stderr, "fastpass-qemu: command line left unchanged: %s\n", why);
+    }
+    if (!fp_timeline_add(config->run_dir, guest.uuid, guest.name, "qemu", "qemu-exec", ev, TRUE, &error))
+        fprintf(stderr, "fastpass-qemu: cannot record the timeline: %s\n", error->message);
+    fflush(stderr);
+    run_qemu(config->qemu_binary, new_argv ? new_argv : argv);
+    return 1;
+}

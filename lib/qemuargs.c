@@ -1,0 +1,183 @@
+#include "qemuargs.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+void
+fp_qemu_guest_clear(FpQemuGuest *guest)
+{
+    g_clear_pointer(&guest->name, g_free);
+    g_clear_pointer(&guest->uuid, g_free);
+    guest->ram_size = 0;
+}
+
+/* "guest=NAME,debug-threads=on" -> NAME; libvirt doubles commas inside the name. */
+static char *
+guest_name(const char *opt)
+{
+    GString *s;
+    const char *p;
+
+    if (!g_str_has_prefix(opt, "guest="))
+        return NULL;
+    s = g_string_new(NULL);
+    for (p = opt + strlen("guest="); *p; p++) {
+        if (*p == ',') {
+            if (p[1] != ',')
+                break;
+            p++;
+        }
+        g_string_append_c(s, *p);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static json_object *
+parse_object(const char *arg)
+{
+    json_object *o;
+
+    if (!arg || arg[0] != '{')
+        return NULL;
+    o = json_tokener_parse(arg);
+    if (o && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static const char *
+obj_str(json_object *o, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+static gboolean
+is_memory_backend(json_object *o)
+{
+    const char *t = obj_str(o, "qom-type");
+
+    return t && (!strcmp(t, "memory-backend-ram") || !strcmp(t, "memory-backend-file") ||
+                 !strcmp(t, "memory-backend-memfd"));
+}
+
+void
+fp_qemu_guest_read(char **argv, FpQemuGuest *guest)
+{
+    memset(guest, 0, sizeof(*guest));
+    guest->ram_node = -1;
+    for (int i = 1; argv[i] && argv[i + 1]; i++) {
+        if (!strcmp(argv[i], "-name") && !guest->name) {
+            guest->name = guest_name(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-uuid") && !guest->uuid) {
+            guest->uuid = g_strdup(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-object")) {
+            json_object *o = parse_object(argv[i + 1]);
+            json_object *size, *nodes;
+
+            if (o && is_memory_backend(o) && g_strcmp0(obj_str(o, "id"), "pc.ram") == 0) {
+                if (json_object_object_get_ex(o, "size", &size))
+                    guest->ram_size = (guint64)json_object_get_int64(size);
+                if (json_object_object_get_ex(o, "host-nodes", &nodes) && json_object_is_type(nodes, json_type_array) &&
+                    json_object_array_length(nodes) == 1)
+                    guest->ram_node = json_object_get_int(json_object_array_get_idx(nodes, 0));
+            }
+            json_object_put(o);
+        }
+    }
+}
+
+static gboolean
+obj_true(json_object *o, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+/* Points a RAM backend at a pool slot: a shared mapping of the pre-faulted file, so
+ * prealloc finds every page present and none is copied on write. */
+static json_object *
+to_slot_backend(json_object *o, const char *slot)
+{
+    json_object *n = json_object_new_object();
+    /* memfd- and file-only properties that do not carry over. */
+    static const char *const drop[] = {"qom-type", "mem-path", "share", "hugetlb", "hugetlbsize",
+                                       "seal", "prealloc", "discard-data", NULL};
+
+    json_object_object_add(n, "qom-type", json_object_new_string("memory-backend-file"));
+    json_object_object_foreach(o, key, val) {
+        gboolean skip = FALSE;
+
+        for (guint i = 0; drop[i]; i++)
+            skip |= strcmp(key, drop[i]) == 0;
+        if (!skip)
+            json_object_object_add(n, key, json_object_get(val));
+    }
+    json_object_object_add(n, "mem-path", json_object_new_string(slot));
+    json_object_object_add(n, "share", json_object_new_boolean(TRUE));
+    json_object_object_add(n, "prealloc", json_object_new_boolean(TRUE));
+    return n;
+}
+
+char **
+fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+
+    *why = NULL;
+    for (int i = 0; argv[i]; i++) {
+        json_object *o, *n = NULL;
+
+        g_ptr_array_add(out, g_strdup(argv[i]));
+        if (strcmp(argv[i], "-object") || !argv[i + 1])
+            continue;
+        i++;
+        o = parse_object(argv[i]);
+        if (!o || !is_memory_backend(o)) {
+            /* Dotted "-object memory-backend-ram,id=..." syntax: older libvirt; not ours to touch. */
+            if (!o && g_str_has_prefix(argv[i], "memory-backend-")) {
+                *why = g_strdup("memory backend given in the dotted -object syntax");
+                json_object_put(o);
+                return NULL;
+            }
+            g_ptr_array_add(out, g_strdup(argv[i]));
+            json_object_put(o);
+            continue;
+        }
+        if (rw->slot_path && g_strcmp0(obj_str(o, "id"), "pc.ram") == 0) {
+            json_object *size;
+            guint64 want = json_object_object_get_ex(o, "size", &size) ? (guint64)json_object_get_int64(size) : 0;
+
+            if (want == rw->slot_size) {
+                n = to_slot_backend(o, rw->slot_path);
+                g_ptr_array_add(changes, g_strdup_printf("pc.ram: %s -> memory-backend-file on pool slot %s",
+                                                         obj_str(o, "qom-type"), rw->slot_path));
+            } else {
+                g_ptr_array_add(changes, g_strdup_printf("pool slot not used: its size %" G_GUINT64_FORMAT
+                                                         " differs from pc.ram's %" G_GUINT64_FORMAT,
+                                                         rw->slot_size, want));
+            }
+        }
+        if (rw->caps && rw->caps->prealloc_threads && rw->prealloc_threads > 1 &&
+            obj_true(n ? n : o, "prealloc") && !json_object_object_get_ex(n ? n : o, "prealloc-threads", NULL)) {
+            if (!n)
+                n = json_object_get(o);
+            json_object_object_add(n, "prealloc-threads", json_object_new_int((int)rw->prealloc_threads));
+            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u", obj_str(o, "id"), rw->prealloc_threads));
+        }
+        /* Untouched objects go through byte for byte. */
+        g_ptr_array_add(out, n ? g_strdup(json_object_to_json_string_ext(n, JSON_C_TO_STRING_PLAIN |
+                                                                                JSON_C_TO_STRING_NOSLASHESCAPE))
+                               : g_strdup(argv[i]));
+        json_object_put(n);
+        json_object_put(o);
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+}

@@ -1,0 +1,31 @@
+/* Rewriting the QEMU command line libvirt builds, for the emulator wrapper. Pure: argv in,
+ * argv out plus a list of what changed; anything it does not understand is left alone. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+    gboolean prealloc_threads; /* memory backends take prealloc-threads (QEMU >= 5.0) */
+} FpQemuCaps;
+
+typedef struct {
+    const FpQemuCaps *caps;
+    guint prealloc_threads;  /* threads to give a backend that preallocates; 0: leave */
+    const char *slot_path;   /* a clean, pre-zeroed pool slot for guest RAM, or NULL */
+    guint64 slot_size;       /* its size in bytes: used only when it equals the backend's */
+} FpQemuRewrite;
+
+typedef struct {
+    char *name;      /* from -name guest=NAME; NULL: not a guest start (a probe, -version...) */
+    char *uuid;      /* from -uuid */
+    guint64 ram_size; /* size of the guest RAM backend (id pc.ram), 0 when unknown */
+    int ram_node;     /* its single host-nodes entry, else -1 */
+} FpQemuGuest;
+
+/* What kind of invocation ARGV is. */
+void fp_qemu_guest_read(char **argv, FpQemuGuest *guest);
+void fp_qemu_guest_clear(FpQemuGuest *guest);
+
+/* A new argv (NULL-terminated, g_strfreev) with the rewrite applied, and in *CHANGES one line
+ * per change. NULL with *WHY set when the command line is not one it can safely change. */
+char **fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why);

@@ -1,0 +1,11 @@
+/* What a QEMU binary supports, probed once per binary (path, size, mtime) and cached. */
+#pragma once
+
+#include "qemuargs.h"
+
+#include <glib.h>
+
+/* Runs `QEMU -object memory-backend-ram,help` (bounded by TIMEOUT_MS) unless CACHE_DIR holds
+ * an answer for this very binary. Fails when the binary is missing or not executable. */
+gboolean fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, FpQemuCaps *caps,
+                            GError **error);

@@ -1,0 +1,109 @@
+/* The wrapper's command-line rewrite: what it changes, and everything it must leave alone. */
+#include "qemuargs.h"
+
+#include <string.h>
+
+static const FpQemuCaps caps_yes = {.prealloc_threads = TRUE};
+static const FpQemuCaps caps_no = {.prealloc_threads = FALSE};
+
+#define RAM(json) "-object", json
+
+typedef struct {
+    const char *name;
+    const char *argv[16];
+    FpQemuRewrite rw;
+    const char *expect_arg; /* an argument the result must hold verbatim, or NULL */
+    const char *absent;     /* a substring no argument may hold, or NULL */
+    guint changes;
+    gboolean refused;
+} Case;
+
+static const Case cases[] = {
+    {"threads-added-to-preallocating-backend",
+     {"qemu", "-name", "guest=vm1,debug-threads=on", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824}"), NULL},
+     {&caps_yes, 8, NULL, 0},
+     "{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824,\"prealloc-threads\":8}", NULL, 1, FALSE},
+    {"threads-left-when-already-set",
+     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"prealloc\":true,\"prealloc-threads\":2,\"size\":1073741824}"), NULL},
+     {&caps_yes, 8, NULL, 0},
+     "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"prealloc\":true,\"prealloc-threads\":2,\"size\":1073741824}", NULL, 0, FALSE},
+    {"threads-left-when-not-preallocating",
+     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":1073741824}"), NULL},
+     {&caps_yes, 8, NULL, 0}, NULL, "prealloc-threads", 0, FALSE},
+    {"threads-left-when-qemu-lacks-them",
+     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824}"), NULL},
+     {&caps_no, 8, NULL, 0}, NULL, "prealloc-threads", 0, FALSE},
+    {"other-objects-byte-identical",
+     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/x/master-key.aes\"}"), "-unknown-option", "x,y=z", NULL},
+     {&caps_yes, 8, NULL, 0}, "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/x/master-key.aes\"}", NULL, 0, FALSE},
+    {"pool-slot-replaces-memfd-backend",
+     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-memfd\",\"id\":\"pc.ram\",\"hugetlb\":true,\"hugetlbsize\":2097152,\"prealloc\":true,\"size\":1073741824,\"host-nodes\":[0],\"policy\":\"bind\"}"), NULL},
+     {&caps_yes, 1, "/dev/hugepages/fastpass/slot-0001.claimed", 1073741824},
+     "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"size\":1073741824,\"host-nodes\":[0],\"policy\":\"bind\",\"mem-path\":\"/dev/hugepages/fastpass/slot-0001.claimed\",\"share\":true,\"prealloc\":true}",
+     "hugetlb", 1, FALSE},
+    {"pool-slot-of-other-size-unused",
+     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":1073741824}"), NULL},
+     {&caps_yes, 1, "/dev/hugepages/fastpass/slot-0001.claimed", 2147483648}, NULL, "mem-path", 1, FALSE},
+    {"dotted-backend-syntax-refused",
+     {"qemu", "-name", "guest=vm1", "-object", "memory-backend-ram,id=pc.ram,size=1G", NULL},
+     {&caps_yes, 8, NULL, 0}, NULL, NULL, 0, TRUE},
+};
+
+static void
+test_case(gconstpointer data)
+{
+    const Case *c = data;
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *why = NULL;
+    g_auto(GStrv) out = fp_qemu_rewrite((char **)c->argv, &c->rw, changes, &why);
+    gboolean found = c->expect_arg == NULL;
+
+    if (c->refused) {
+        g_assert_null(out);
+        g_assert_nonnull(why);
+        return;
+    }
+    g_assert_nonnull(out);
+    g_assert_cmpuint(g_strv_length(out), ==, g_strv_length((char **)c->argv));
+    for (guint i = 0; out[i]; i++) {
+        found |= g_strcmp0(out[i], c->expect_arg) == 0;
+        if (c->absent)
+            g_assert_null(strstr(out[i], c->absent));
+    }
+    if (!found)
+        g_error("no argument equals %s", c->expect_arg);
+    g_assert_cmpuint(changes->len, ==, c->changes);
+}
+
+static void
+test_guest_read(void)
+{
+    const char *probe[] = {"qemu", "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none,accel=tcg",
+                           "-qmp", "unix:/x,server=on,wait=off", NULL};
+    const char *start[] = {"qemu", "-name", "guest=a,,b,debug-threads=on", "-uuid", "5a6b7c8d-1111-2222-3333-444455556666",
+                           RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":268435456,\"host-nodes\":[1]}"),
+                           NULL};
+    FpQemuGuest g;
+
+    fp_qemu_guest_read((char **)probe, &g);
+    g_assert_null(g.name);
+    fp_qemu_guest_clear(&g);
+    fp_qemu_guest_read((char **)start, &g);
+    g_assert_cmpstr(g.name, ==, "a,b");
+    g_assert_cmpstr(g.uuid, ==, "5a6b7c8d-1111-2222-3333-444455556666");
+    g_assert_cmpuint(g.ram_size, ==, 268435456);
+    g_assert_cmpint(g.ram_node, ==, 1);
+    fp_qemu_guest_clear(&g);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = g_strdup_printf("/qemuargs/%s", cases[i].name);
+        g_test_add_data_func(path, &cases[i], test_case);
+    }
+    g_test_add_func("/qemuargs/guest-read", test_guest_read);
+    return g_test_run();
+}
