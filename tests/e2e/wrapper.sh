@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# End to end: libvirt starts a domain through fastpass-qemu (its <emulator>), on this machine's
+# real libvirtd and QEMU (TCG), with the hook installed. The guest must print its first kernel
+# line; QEMU must run with the wrapper's changes; the domain's timeline must hold the hook's
+# phases and the wrapper's exec. Also the wrapper's own refusals: a QEMU that is missing, and
+# itself configured as the real QEMU.
+# usage: wrapper.sh WRAPPER HOOK SOURCE_DIR
+set -u
+wrapper=$(realpath "$1"); hook=$(realpath "$2"); src=$3
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cli/lib.sh"
+. "$here/libvirtd-ctl.sh"
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+if [ "$(id -u)" -ne 0 ] || ! command -v libvirtd >/dev/null || [ -z "$kernel" ]; then
+  echo "SKIP: needs root, libvirtd and a kernel in /boot"; exit 77
+fi
+work=$(mktemp -d /tmp/fastpass-wrapper.XXXXXX); chmod 755 "$work"
+run=$work/run
+installed=/etc/libvirt/hooks/qemu.d/fastpass
+cleanup() {
+  virsh -q -c qemu:///system destroy fp-e2e-wrapper >/dev/null 2>&1
+  rm -f "$installed"; libvirtd_restart >/dev/null 2>&1; rm -rf "$work"
+}
+trap cleanup EXIT
+virsh() { command virsh -q -c qemu:///system "$@"; }
+
+printf '{"run_dir": "%s", "log_file": "%s/hook.log"}\n' "$run" "$work" > "$work/fastpass.json"
+chmod 644 "$work/fastpass.json"
+mkdir -p "$(dirname "$installed")"
+printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$hook" > "$installed"; chmod 755 "$installed"
+# libvirt gives QEMU a clean environment: the <emulator> is a two-line script naming the config.
+printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$wrapper" > "$work/qemu"; chmod 755 "$work/qemu"
+libvirtd_restart || exit 1
+
+cat > "$work/dom.xml" <<XML
+<domain type='qemu'>
+  <name>fp-e2e-wrapper</name>
+  <uuid>0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b</uuid>
+  <memory unit='MiB'>256</memory>
+  <memoryBacking>
+    <allocation mode='immediate'/>
+  </memoryBacking>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$kernel</kernel>
+    <cmdline>console=ttyS0 panic=-1</cmdline>
+    <bootmenu enable='no'/>
+  </os>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    <emulator>$work/qemu</emulator>
+    <serial type='file'>
+      <source path='$work/console.log'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+check "domain XML valid under libvirt's schema" valid "$work/dom.xml"
+t0=$(date +%s%N)
+virsh create "$work/dom.xml" > "$work/create.out" 2>&1; rc=$?
+check "virsh create through the wrapper: exit 0" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || sed 's/^/     /' "$work/create.out"
+[ $rc -eq 0 ] && for _ in $(seq 1 600); do grep -q "Linux version" "$work/console.log" 2>/dev/null && break; sleep 0.1; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "guest printed its first kernel line (${ms} ms after virsh create)" grep -q "Linux version" "$work/console.log"
+pid=$(pgrep -f 'guest=fp-e2e-wrapper' | head -1)
+check "QEMU runs under the wrapper's pid with prealloc-threads added" \
+  bash -c "tr '\\0' ' ' < /proc/${pid:-0}/cmdline | grep -q '\"prealloc\":true,\"size\":268435456,\"prealloc-threads\":'"
+hookt=$run/timeline/0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b.hook.json
+qemut=$run/timeline/0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b.qemu.json
+check "timeline: hook phases recorded" grep -q '"event":"hook-prepare-end"' <(tr -d ' \n' < "$hookt")
+check "timeline: wrapper's exec recorded with its change" grep -q '"changes":\["pc.ram:prealloc-threads=' <(tr -d ' \n' < "$qemut")
+echo "     wrapper timeline:"; sed 's/^/       /' "$qemut"
+check "domain log names the wrapper's change" grep -q "fastpass-qemu: pc.ram: prealloc-threads=" /var/log/libvirt/qemu/fp-e2e-wrapper.log
+virsh destroy fp-e2e-wrapper > /dev/null 2>&1
+
+# Refusals, without libvirt.
+guest_args=(-name guest=x -uuid 0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b -object '{"qom-type":"memory-backend-ram","id":"pc.ram","size":1048576}')
+printf '{"run_dir": "%s", "qemu_binary": "/nonexistent/qemu"}\n' "$run" > "$work/missing.json"
+FASTPASS_CONFIG=$work/missing.json "$wrapper" "${guest_args[@]}" > "$work/out" 2>&1; rc=$?
+check "missing QEMU: exit 1 with a clear message" [ $rc -eq 1 ] && grep -q "QEMU binary /nonexistent/qemu is missing or not executable" "$work/out"
+printf '{"run_dir": "%s", "qemu_binary": "%s"}\n' "$run" "$wrapper" > "$work/self.json"
+FASTPASS_CONFIG=$work/self.json "$wrapper" -version > "$work/out" 2>&1; rc=$?
+check "wrapper configured as its own QEMU: exit 1, says so" [ $rc -eq 1 ] && grep -q "is this wrapper itself" "$work/out"
+FASTPASS_CONFIG=$work/fastpass.json "$wrapper" -version > "$work/out" 2>&1; rc=$?
+check "-version passes through to the real QEMU" [ $rc -eq 0 ] && grep -q "QEMU emulator version" "$work/out"
+finish
