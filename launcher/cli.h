@@ -33,3 +33,4 @@ int fp_cmd_tune(int argc, char **argv);
 int fp_cmd_lint(int argc, char **argv);
 int fp_cmd_prepare(int argc, char **argv);
 int fp_cmd_release(int argc, char **argv);
+int fp_cmd_pool(int argc, char **argv);

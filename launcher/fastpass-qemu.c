@@ -7,6 +7,7 @@
  * line. A wrapper bug must never stop a VM from starting. */
 #include "config.h"
 #include "host.h"
+#include "pool.h"
 #include "qemuargs.h"
 #include "qemucaps.h"
 #include "timeline.h"
@@ -58,7 +59,7 @@ main(int argc, char **argv)
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *why = NULL;
+    g_autofree char *why = NULL, *slot = NULL;
     FpQemuGuest guest;
     FpQemuCaps caps = {0};
     FpQemuRewrite rw = {.caps = &caps};
@@ -84,6 +85,14 @@ main(int argc, char **argv)
         /* Missing or broken QEMU: say so plainly; exec would fail the same way. */
         fprintf(stderr, "fastpass-qemu: %s\n", error->message);
         return 1;
+    }
+    if (!why && config->use_pool && guest.uuid && fp_pool_owner_valid(guest.uuid) && guest.ram_size) {
+        /* Only a slot claimed for this very domain (by its UUID) is ever used. */
+        FpPoolOptions po = {.dir = config->pool_dir, .sysfs_root = config->sysfs_root, .proc_root = config->proc_root};
+
+        slot = fp_pool_claimed_path(&po, guest.uuid, guest.ram_size);
+        rw.slot_path = slot;
+        rw.slot_size = guest.ram_size;
     }
     if (!why) {
         rw.prealloc_threads = threads_for(config, guest.ram_node);

@@ -14,6 +14,7 @@ static const struct {
     {"lint", fp_cmd_lint, "report what makes a domain XML slow to create"},
     {"prepare", fp_cmd_prepare, "bind a domain's PCI devices to vfio-pci and reset them, in parallel"},
     {"release", fp_cmd_release, "give prepared PCI devices back (warm, or to their driver)"},
+    {"pool", fp_cmd_pool, "pre-zeroed guest-memory slots on hugetlbfs: status, fill, scrub, drain, serve"},
 };
 
 static void

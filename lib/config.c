@@ -25,6 +25,7 @@ fp_config_new(void)
     c->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
     c->pool_dir = g_strdup("/dev/hugepages/fastpass");
     c->use_pool = TRUE;
+    c->qemu_user = g_strdup("libvirt-qemu");
     return c;
 }
 
@@ -40,10 +41,11 @@ fp_config_free(FpConfig *config)
     g_free(config->log_file);
     g_free(config->qemu_binary);
     g_free(config->pool_dir);
+    g_free(config->qemu_user);
     g_free(config);
 }
 
-typedef enum { KEY_PATH, KEY_MS, KEY_COUNT, KEY_BOOL, KEY_CHOICE } KeyKind;
+typedef enum { KEY_PATH, KEY_NAME, KEY_MS, KEY_COUNT, KEY_BOOL, KEY_CHOICE } KeyKind;
 
 typedef struct {
     const char *name;
@@ -71,6 +73,7 @@ static const Key keys[] = {
     {"qemu_binary", KEY_PATH, G_STRUCT_OFFSET(FpConfig, qemu_binary), NULL},
     {"pool_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, pool_dir), NULL},
     {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
+    {"qemu_user", KEY_NAME, G_STRUCT_OFFSET(FpConfig, qemu_user), NULL},
 };
 
 static gboolean
@@ -83,6 +86,16 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     case KEY_PATH:
         if (!json_object_is_type(v, json_type_string) || json_object_get_string(v)[0] != '/') {
             g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be an absolute path", path, k->name);
+            return FALSE;
+        }
+        g_free(*(char **)field);
+        *(char **)field = g_strdup(json_object_get_string(v));
+        return TRUE;
+    case KEY_NAME:
+        /* A user name: what useradd accepts, nothing that could become a path. */
+        if (!json_object_is_type(v, json_type_string) || !g_regex_match_simple("^[a-z_][a-z0-9_.-]{0,31}$",
+                                                                               json_object_get_string(v), 0, 0)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a user name", path, k->name);
             return FALSE;
         }
         g_free(*(char **)field);

@@ -24,6 +24,7 @@ typedef struct {
     char *qemu_binary; /* the real QEMU the emulator wrapper runs */
     char *pool_dir;    /* pre-zeroed guest-memory slots, on hugetlbfs */
     gboolean use_pool; /* claim a slot at prepare begin and give QEMU its path */
+    char *qemu_user;   /* the user QEMU runs as (qemu.conf's user): claimed slots become its */
 } FpConfig;
 
 /* The built-in defaults. */

@@ -3,12 +3,16 @@
 #include "error.h"
 #include "host.h"
 #include "hugepages.h"
+#include "pool.h"
 #include "prep.h"
 #include "qemucaps.h"
 #include "timeline.h"
 #include "tune.h"
 
 #include <glib/gstdio.h>
+#include <pwd.h>
+#include <unistd.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 
@@ -181,6 +185,47 @@ timeline(FpHookCtx *ctx, FpDomain *dom, const char *event, json_object *fields, 
         say(ctx, G_LOG_LEVEL_DEBUG, "timeline: %s", error->message);
 }
 
+static FpPoolOptions
+pool_options(const FpHookCtx *ctx)
+{
+    FpPoolOptions o = {
+        .dir = ctx->config->pool_dir,
+        .sysfs_root = ctx->config->sysfs_root,
+        .proc_root = ctx->config->proc_root,
+    };
+    return o;
+}
+
+/* A pre-zeroed slot for guest RAM, when the pool has one of the domain's size, page size and
+ * node. QEMU's user gets the file; the wrapper finds it by the domain's UUID. */
+static gboolean
+claim_slot(FpHookCtx *ctx, FpDomain *dom)
+{
+    FpPoolOptions o = pool_options(ctx);
+    guint64 page = fp_domain_hugepage_kib(dom), pool_page = 0, kib;
+    g_autofree char *uuid = fp_domain_uuid(dom);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FpSlot) slot = NULL;
+    struct passwd *pw;
+
+    if (!ctx->config_ok || !ctx->config->use_pool || !page || !uuid || !fp_domain_memory_kib(dom, &kib, NULL))
+        return FALSE;
+    if (!fp_pool_page_kib(&o, &pool_page, &error) || pool_page != page) {
+        say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%s)", error ? error->message : "other page size");
+        return FALSE;
+    }
+    if (!(slot = fp_pool_claim(&o, fp_domain_memory_node(dom), kib * 1024, uuid, &error))) {
+        say(ctx, G_LOG_LEVEL_INFO, "pool: %s; QEMU allocates guest memory itself", error->message);
+        return FALSE;
+    }
+    pw = getpwnam(ctx->config->qemu_user);
+    if (pw && chown(slot->path, pw->pw_uid, pw->pw_gid) < 0)
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: cannot give %s to %s: %s", slot->path, ctx->config->qemu_user,
+            g_strerror(errno));
+    say(ctx, G_LOG_LEVEL_INFO, "pool: claimed %s for guest memory", slot->path);
+    return TRUE;
+}
+
 gboolean
 fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
 {
@@ -212,7 +257,8 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
             say(ctx, G_LOG_LEVEL_INFO, "prepared %u devices in %.0f ms", all->len, report->total_us / 1000.0);
         }
     }
-    if (ok)
+    /* A claimed slot already holds every page the guest needs. */
+    if (ok && !claim_slot(ctx, dom))
         reserve_hugepages(ctx, dom);
     timeline(ctx, dom, "hook-prepare-end", NULL, FALSE);
     return ok;
@@ -244,6 +290,15 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
         }
     }
     return_hugepages(ctx, dom);
+    {
+        /* Hands the slot back for scrubbing and returns at once: `fastpass pool serve` zeroes it. */
+        FpPoolOptions o = pool_options(ctx);
+        g_autofree char *uuid = fp_domain_uuid(dom);
+        g_autoptr(GError) perr = NULL;
+
+        if (uuid && ctx->config->use_pool && !fp_pool_release(&o, uuid, &perr))
+            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", perr->message);
+    }
     return ok;
 }
 

@@ -1,0 +1,502 @@
+/* fastpass pool: the pre-zeroed guest-memory pool (lib/pool.h) from the command line, and the
+ * long-running `serve` that keeps it scrubbed and topped up. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include "error.h"
+#include "pool.h"
+#include "units.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    char *dir, *sysfs_root, *proc_root, *size_text, *owner;
+    gint64 reserve_pages;
+    gint count, keep, node, interval;
+    gboolean json, no_grow;
+    guint64 size;
+} PoolArgs;
+
+static const struct {
+    const char *name;
+    const char *summary;
+} subcommands[] = {
+    {"status", "list the slots and the host's hugepages (--json)"},
+    {"fill", "add --count clean slots of --size bytes [--node K]"},
+    {"scrub", "zero every returned (dirty) slot and mark it clean"},
+    {"drain", "remove every slot not claimed, giving its hugepages back"},
+    {"serve", "keep --keep clean slots of --size, scrubbing returned ones, until SIGTERM"},
+    {"claim",
+     "claim a clean slot of --size for --owner UUID and print its path (what the hook does)"},
+    {"release", "hand back the slots of --owner UUID as dirty (what the hook does)"},
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: fastpass pool SUBCOMMAND [OPTIONS...]\n\nsubcommands:\n");
+    for (gsize i = 0; i < G_N_ELEMENTS(subcommands); i++)
+        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out, "\n`fastpass pool SUBCOMMAND --help` for its options.\n");
+}
+
+static void G_GNUC_PRINTF(1, 2) info(const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "fastpass: pool: %s\n", msg);
+    fflush(stderr);
+}
+
+/* "1G", "512MiB", "2048k", or bytes. */
+static gboolean
+parse_size(const char *text, guint64 *bytes, GError **error)
+{
+    g_autofree char *number = NULL;
+    const char *unit = text;
+    guint64 kib;
+
+    while (g_ascii_isdigit(*unit))
+        unit++;
+    number = g_strndup(text, unit - text);
+    if (!*number || !fp_units_to_kib(number, *unit ? unit : "b", &kib, NULL) || !kib ||
+        kib > G_MAXUINT64 / 1024) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "--size '%s' is not a size (e.g. 1G, 512M, or bytes)", text);
+        return FALSE;
+    }
+    *bytes = kib * 1024;
+    return TRUE;
+}
+
+static int
+exit_code(const GError *error)
+{
+    return g_error_matches(error, FP_ERROR, FP_ERROR_INPUT) || error->domain == G_OPTION_ERROR
+               ? FP_EXIT_UNUSABLE
+               : FP_EXIT_FINDINGS;
+}
+
+static FpPoolOptions
+options(const PoolArgs *a)
+{
+    FpPoolOptions o = {
+        .dir = a->dir ? a->dir : FP_POOL_DEFAULT_DIR,
+        .sysfs_root = a->sysfs_root,
+        .proc_root = a->proc_root,
+        .reserve_pages = (guint64)a->reserve_pages,
+        .no_grow = a->no_grow,
+    };
+    return o;
+}
+
+static json_object *
+slot_json(const FpSlot *s)
+{
+    json_object *j = json_object_new_object();
+
+    json_object_object_add(j, "id", json_object_new_string(s->id));
+    json_object_object_add(j, "path", json_object_new_string(s->path));
+    json_object_object_add(j, "node", json_object_new_int(s->node));
+    json_object_object_add(j, "size", json_object_new_int64((gint64)s->size));
+    json_object_object_add(j, "page_kib", json_object_new_int64((gint64)s->page_kib));
+    json_object_object_add(j, "state", json_object_new_string(fp_slot_state_name(s->state)));
+    json_object_object_add(j, "owner", s->owner ? json_object_new_string(s->owner) : NULL);
+    json_object_object_add(j, "problem", s->problem ? json_object_new_string(s->problem) : NULL);
+    return j;
+}
+
+static int
+run_status(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) slots = NULL;
+    FpPoolPages pages = {0};
+    guint64 page_kib = 0, total = 0;
+    guint counts[4] = {0}, problems = 0;
+    gboolean have_pages;
+
+    if (!fp_pool_page_kib(&o, &page_kib, &error) || !(slots = fp_pool_list(&o, &error))) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    have_pages = fp_pool_host_pages(&o, -1, page_kib, &pages, NULL);
+    for (guint i = 0; i < slots->len; i++) {
+        const FpSlot *s = g_ptr_array_index(slots, i);
+
+        counts[s->state]++;
+        total += s->size;
+        problems += s->problem != NULL;
+    }
+    if (a->json) {
+        json_object *j = json_object_new_object(), *arr = json_object_new_array(),
+                    *c = json_object_new_object();
+
+        json_object_object_add(j, "dir", json_object_new_string(o.dir));
+        json_object_object_add(j, "page_kib", json_object_new_int64((gint64)page_kib));
+        for (int st = FP_SLOT_CLEAN; st <= FP_SLOT_SCRUBBING; st++)
+            json_object_object_add(c, fp_slot_state_name(st), json_object_new_int((int)counts[st]));
+        json_object_object_add(c, "problems", json_object_new_int((int)problems));
+        json_object_object_add(j, "counts", c);
+        for (guint i = 0; i < slots->len; i++)
+            json_object_array_add(arr, slot_json(g_ptr_array_index(slots, i)));
+        json_object_object_add(j, "slots", arr);
+        if (have_pages) {
+            json_object *h = json_object_new_object();
+
+            json_object_object_add(h, "nr", json_object_new_int64((gint64)pages.nr));
+            json_object_object_add(h, "free", json_object_new_int64((gint64)pages.free));
+            json_object_object_add(h, "resv", json_object_new_int64((gint64)pages.resv));
+            json_object_object_add(h, "reserve", json_object_new_int64(a->reserve_pages));
+            json_object_object_add(j, "hugepages", h);
+        }
+        printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        return FP_EXIT_OK;
+    }
+    {
+        g_autofree char *human = fp_pool_size_text(total);
+
+        printf("pool %s: %" G_GUINT64_FORMAT
+               " KiB pages; %u clean, %u claimed, %u dirty, %u scrubbing (%u slots, %s)\n",
+               o.dir, page_kib, counts[FP_SLOT_CLEAN], counts[FP_SLOT_CLAIMED],
+               counts[FP_SLOT_DIRTY], counts[FP_SLOT_SCRUBBING], slots->len, human);
+    }
+    if (have_pages)
+        printf("host %" G_GUINT64_FORMAT " KiB hugepages: %" G_GUINT64_FORMAT
+               " total, %" G_GUINT64_FORMAT " free, %" G_GUINT64_FORMAT
+               " promised to mappings; reserve %" G_GINT64_FORMAT "\n",
+               page_kib, pages.nr, pages.free, pages.resv, a->reserve_pages);
+    for (guint i = 0; i < slots->len; i++) {
+        const FpSlot *s = g_ptr_array_index(slots, i);
+        g_autofree char *human = fp_pool_size_text(s->size);
+        g_autofree char *node =
+            s->node >= 0 ? g_strdup_printf("node %d", s->node) : g_strdup("node ?");
+
+        g_autofree char *line =
+            g_strdup_printf("  %-10s %-8s %10s  %-9s %s%s%s", s->id, node, human,
+                            fp_slot_state_name(s->state), s->owner ? s->owner : "",
+                            s->owner && s->problem ? "; " : "", s->problem ? s->problem : "");
+
+        printf("%s\n", g_strchomp(line));
+    }
+    return FP_EXIT_OK;
+}
+
+static int
+run_fill(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *human = fp_pool_size_text(a->size);
+
+    if (!fp_pool_fill(&o, a->node, a->size, (guint)a->count, &error)) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    printf("made %d %s slot%s in %s\n", a->count, human, a->count == 1 ? "" : "s", o.dir);
+    return FP_EXIT_OK;
+}
+
+static int
+run_scrub(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+    guint n = 0;
+
+    if (!fp_pool_scrub(&o, &n, &error)) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    printf("scrubbed %u slot%s\n", n, n == 1 ? "" : "s");
+    return FP_EXIT_OK;
+}
+
+static int
+run_drain(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+
+    if (!fp_pool_drain(&o, &error)) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    printf("drained %s\n", o.dir);
+    return FP_EXIT_OK;
+}
+
+static int
+run_claim(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FpSlot) s = fp_pool_claim(&o, a->node, a->size, a->owner, &error);
+
+    if (!s) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    printf("%s\n", s->path);
+    return FP_EXIT_OK;
+}
+
+static int
+run_release(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+
+    if (!fp_pool_release(&o, a->owner, &error)) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    return FP_EXIT_OK;
+}
+
+static guint
+clean_slots(const FpPoolOptions *o, const PoolArgs *a, GError **error)
+{
+    g_autoptr(GPtrArray) slots = fp_pool_list(o, error);
+    guint n = 0;
+
+    for (guint i = 0; slots && i < slots->len; i++) {
+        const FpSlot *s = g_ptr_array_index(slots, i);
+
+        n += s->state == FP_SLOT_CLEAN && s->size == a->size && (a->node < 0 || s->node == a->node);
+    }
+    return n;
+}
+
+static gboolean
+stop_pending(const sigset_t *stop)
+{
+    sigset_t pending;
+
+    return sigpending(&pending) == 0 &&
+           (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
+/* Logs a failure when it differs from the last one: a pool that cannot fill says so once, not
+ * every few seconds. */
+static void
+warn_once(char **last, const char *msg)
+{
+    if (g_strcmp0(*last, msg) != 0)
+        fp_cli_warning("%s", msg);
+    g_free(*last);
+    *last = g_strdup(msg);
+}
+
+static int
+run_serve(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autofree char *human = fp_pool_size_text(a->size);
+    g_autofree char *where = a->node >= 0 ? g_strdup_printf(" on node %d", a->node) : g_strdup("");
+    g_autofree char *last_fill = NULL, *last_scrub = NULL;
+    g_autoptr(GError) error = NULL;
+    guint64 page_kib;
+    sigset_t stop;
+    int sig;
+
+    /* Taken synchronously between steps: a step (one slot's fallocate) is never cut in half. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
+    if (!fp_pool_page_kib(&o, &page_kib, &error)) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    info("serving %s: keeping %d clean %s slots%s, every %d s", o.dir, a->keep, human, where,
+         a->interval);
+    for (;;) {
+        struct timespec wait = {.tv_sec = a->interval};
+        guint scrubbed = 0, clean, made = 0;
+
+        if (!fp_pool_scrub(&o, &scrubbed, &error)) {
+            warn_once(&last_scrub, error->message);
+            g_clear_error(&error);
+        } else {
+            g_clear_pointer(&last_scrub, g_free);
+        }
+        if (scrubbed)
+            info("scrubbed %u slot%s", scrubbed, scrubbed == 1 ? "" : "s");
+        clean = clean_slots(&o, a, &error);
+        if (error) {
+            warn_once(&last_fill, error->message);
+            g_clear_error(&error);
+            clean = G_MAXUINT;
+        }
+        while (clean < (guint)a->keep && !stop_pending(&stop)) {
+            if (!fp_pool_fill(&o, a->node, a->size, 1, &error)) {
+                warn_once(&last_fill, error->message);
+                g_clear_error(&error);
+                break;
+            }
+            clean++;
+            made++;
+        }
+        if (made)
+            info("made %u slot%s; %u clean %s slots%s now", made, made == 1 ? "" : "s", clean,
+                 human, where);
+        if (clean != G_MAXUINT && clean >= (guint)a->keep)
+            g_clear_pointer(&last_fill, g_free);
+        sig = sigtimedwait(&stop, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT) {
+            info("stopping on signal %d", sig);
+            return FP_EXIT_OK;
+        }
+    }
+}
+
+static int
+run_sub(const char *sub, int argc, char **argv)
+{
+    PoolArgs a = {.node = -1, .interval = 5, .count = -1, .keep = -1};
+    /* Which subcommands take which option ("*": all), so each one's --help shows its own. */
+    const struct {
+        const char *subs;
+        GOptionEntry e;
+    } opts[] = {
+        {"*",
+         {"dir", 0, 0, G_OPTION_ARG_FILENAME, &a.dir,
+          "The pool: a directory on hugetlbfs (default " FP_POOL_DEFAULT_DIR ")", "DIR"}},
+        {"fill serve scrub",
+         {"reserve-pages", 0, 0, G_OPTION_ARG_INT64, &a.reserve_pages,
+          "Never take the host's free hugepages below N (default 0)", "N"}},
+        {"status",
+         {"reserve-pages", 0, 0, G_OPTION_ARG_INT64, &a.reserve_pages,
+          "The reserve, to show with the counts", "N"}},
+        {"fill serve claim",
+         {"size", 0, 0, G_OPTION_ARG_STRING, &a.size_text,
+          "Slot size: 1G, 512M, ... or bytes (a whole number of pages)", "SIZE"}},
+        {"fill serve claim",
+         {"node", 0, 0, G_OPTION_ARG_INT, &a.node, "NUMA node of the slots' memory (default: any)",
+          "K"}},
+        {"fill", {"count", 0, 0, G_OPTION_ARG_INT, &a.count, "Slots to add", "N"}},
+        {"serve", {"keep", 0, 0, G_OPTION_ARG_INT, &a.keep, "Clean slots to keep", "N"}},
+        {"serve",
+         {"interval", 0, 0, G_OPTION_ARG_INT, &a.interval, "Seconds between rounds (default 5)",
+          "SECONDS"}},
+        {"fill serve",
+         {"no-grow", 0, 0, G_OPTION_ARG_NONE, &a.no_grow,
+          "Use free hugepages only, never raise nr_hugepages", NULL}},
+        {"claim release",
+         {"owner", 0, 0, G_OPTION_ARG_STRING, &a.owner, "The domain UUID", "UUID"}},
+        {"status", {"json", 0, 0, G_OPTION_ARG_NONE, &a.json, "JSON on stdout", NULL}},
+        {"fill serve scrub drain status",
+         {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root,
+          "sysfs under DIR (default $FASTPASS_SYSFS_ROOT or /sys)", "DIR"}},
+        {"fill serve scrub drain",
+         {"proc-root", 0, 0, G_OPTION_ARG_FILENAME, &a.proc_root,
+          "procfs under DIR (default /proc)", "DIR"}},
+    };
+    g_autoptr(GArray) entries = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+    g_autofree char *summary = NULL;
+    g_autoptr(GOptionContext) octx = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean wants_size = !strcmp(sub, "fill") || !strcmp(sub, "serve") || !strcmp(sub, "claim");
+    int rc = FP_EXIT_UNUSABLE;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(subcommands); i++) {
+        if (!strcmp(sub, subcommands[i].name))
+            summary = g_strdup_printf("fastpass pool %s: %s", sub, subcommands[i].summary);
+    }
+    if (!summary) {
+        fp_cli_error("unknown pool subcommand '%s' (try `fastpass pool --help`)", sub);
+        return FP_EXIT_UNUSABLE;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(opts); i++) {
+        g_auto(GStrv) subs = g_strsplit(opts[i].subs, " ", -1);
+
+        if (!strcmp(opts[i].subs, "*") || g_strv_contains((const char *const *)subs, sub))
+            g_array_append_val(entries, opts[i].e);
+    }
+    octx = g_option_context_new(NULL);
+    g_option_context_set_summary(octx, summary);
+    g_option_context_add_main_entries(octx, (GOptionEntry *)entries->data, NULL);
+    if (!g_option_context_parse(octx, &argc, &argv, &error))
+        goto out;
+    if (argc > 1) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "unexpected argument '%s'", argv[1]);
+        goto out;
+    }
+    if (a.reserve_pages < 0 || a.node < -1 || a.node > 1023) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT,
+                    "--reserve-pages must be >= 0 and --node 0..1023");
+        goto out;
+    }
+    if (wants_size && !a.size_text) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "%s needs --size", sub);
+        goto out;
+    }
+    if (a.size_text && !parse_size(a.size_text, &a.size, &error))
+        goto out;
+    if (!strcmp(sub, "fill") && (a.count < 1 || a.count > 100000)) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "fill needs --count 1..100000");
+        goto out;
+    }
+    if (!strcmp(sub, "serve") &&
+        (a.keep < 0 || a.keep > 100000 || a.interval < 1 || a.interval > 86400)) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT,
+                    "serve needs --keep 0..100000 and --interval 1..86400");
+        goto out;
+    }
+    if ((!strcmp(sub, "claim") || !strcmp(sub, "release")) && !fp_pool_owner_valid(a.owner)) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "%s needs --owner UUID (got '%s')", sub,
+                    a.owner ? a.owner : "");
+        goto out;
+    }
+    if (!strcmp(sub, "status"))
+        rc = run_status(&a);
+    else if (!strcmp(sub, "fill"))
+        rc = run_fill(&a);
+    else if (!strcmp(sub, "scrub"))
+        rc = run_scrub(&a);
+    else if (!strcmp(sub, "drain"))
+        rc = run_drain(&a);
+    else if (!strcmp(sub, "serve"))
+        rc = run_serve(&a);
+    else if (!strcmp(sub, "claim"))
+        rc = run_claim(&a);
+    else
+        rc = run_release(&a);
+
+out:
+    if (error)
+        fp_cli_error("%s", error->message);
+    g_free(a.dir);
+    g_free(a.sysfs_root);
+    g_free(a.proc_root);
+    g_free(a.size_text);
+    g_free(a.owner);
+    return rc;
+}
+
+int
+fp_cmd_pool(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return FP_EXIT_UNUSABLE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return FP_EXIT_OK;
+    }
+    return run_sub(argv[1], argc - 1, argv + 1);
+}

@@ -1,0 +1,74 @@
+/* Inside the pool (lib/pool*.c only): slot names, the pool directory, hugepage capacity and the
+ * memory work on hugetlbfs files. */
+#pragma once
+
+#include "pool.h"
+
+/* What a name says, before the file is looked at. */
+typedef enum {
+    POOL_NAME_CLEAN,
+    POOL_NAME_CLAIMED, /* with a valid owner */
+    POOL_NAME_ORPHAN,  /* ".claimed" with no (valid) owner: a claim that never completed */
+    POOL_NAME_DIRTY,
+    POOL_NAME_SCRUBBING,
+    POOL_NAME_FILLING,
+    POOL_NAME_ODD, /* "slot-..." that this code never writes */
+} PoolNameState;
+
+typedef struct {
+    char *name; /* the directory entry */
+    char *base; /* "slot-0003.n0.s1073741824.g512"; NULL when the name does not parse */
+    char *id;   /* "slot-0003", or the name up to its first '.' */
+    guint num;  /* 3; 0 when the id does not parse */
+    int node;
+    guint64 size;
+    guint64 grown; /* hugepages added to the host for this slot */
+    PoolNameState nstate;
+    char *owner;
+} PoolEntry;
+
+/* NULL for names that are not the pool's ("slot-" prefix); never fails otherwise. */
+PoolEntry *pool_entry_parse(const char *name);
+void pool_entry_free(PoolEntry *e);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PoolEntry, pool_entry_free)
+char *pool_base_format(guint num, int node, guint64 size, guint64 grown);
+/* PoolEntry* of DFD, sorted by number then name. */
+GPtrArray *pool_scan(int dfd, const char *dir, GError **error);
+
+/* Opens the pool directory (O_DIRECTORY|O_CLOEXEC), checked to be on hugetlbfs; *PAGE_BYTES is
+ * its page size. An absent directory: created when CREATE (parent must be hugetlbfs), else -1
+ * with *ABSENT set and no error. */
+int pool_open_dir(const FpPoolOptions *o, gboolean create, guint64 *page_bytes, gboolean *absent,
+                  GError **error);
+/* Serialises fill, scrub and drain on one pool (flock on the directory). */
+gboolean pool_lock(int dfd, const char *dir, GError **error);
+/* TRUE when no fill/scrub/drain holds the pool now. */
+gboolean pool_lock_free(int dfd);
+/* NULL when NAME in DFD is a regular file of SIZE bytes, all allocated, with one link; else why. */
+char *pool_entry_problem(int dfd, const PoolEntry *e);
+gboolean pool_rename(int dfd, const char *dir, const char *from, const char *to, gboolean noreplace,
+                     GError **error);
+
+const char *pool_dir_name(const FpPoolOptions *o);
+const char *pool_sysfs_root(const FpPoolOptions *o);
+const char *pool_proc_root(const FpPoolOptions *o);
+
+/* Makes PAGES hugepages of PAGE_KIB available for the pool on NODE without going below the
+ * reserve, raising nr_hugepages by what is missing (*ADDED) unless no_grow. DFD: the mount, whose
+ * size= limit is checked first. */
+gboolean pool_capacity_take(const FpPoolOptions *o, int dfd, int node, guint64 page_kib,
+                            guint64 pages, guint64 *added, GError **error);
+/* Lowers nr_hugepages of NODE by COUNT (pages the pool added and no longer uses). */
+gboolean pool_capacity_give_back(const FpPoolOptions *o, int node, guint64 page_kib, guint64 count,
+                                 GError **error);
+
+/* fallocate(FD, 0, 0, SIZE) in a thread bound (MPOL_BIND) to NODE (-1: unbound): the kernel
+ * allocates and zeroes the pages there. The caller's memory policy is untouched. */
+gboolean pool_mem_allocate(int fd, guint64 size, int node, GError **error);
+/* Frees every page of FD (punch a hole over LEN bytes, keeping the size). */
+gboolean pool_mem_punch(int fd, guint64 len, GError **error);
+/* Maps FD and checks that a sample of its pages (first, last, random) reads all zeros; *NODE is
+ * the NUMA node of its first and last pages (-1 when they differ or it cannot tell). */
+gboolean pool_mem_verify_zero(int fd, guint64 size, guint64 page_bytes, int *node, GError **error);
+/* "ext4", "tmpfs", ... for a statfs f_type; "an unknown filesystem" otherwise. */
+const char *pool_fs_name(long f_type);

@@ -1,0 +1,86 @@
+/* The memory pool: guest RAM files on hugetlbfs, faulted in and zeroed before a VM asks for them,
+ * so QEMU's prealloc finds every page already there and zeroing leaves the VM's critical path.
+ *
+ * A slot is one file in the pool directory; its name is its whole record (hugetlbfs files take
+ * no write(2), so there is nowhere else on that filesystem to keep state):
+ *
+ *     slot-0003.n0.s1073741824.g512.clean
+ *     slot-0003.n0.s1073741824.g512.claimed.<domain uuid>
+ *     slot-0003.n0.s1073741824.g512.dirty | .scrubbing | .filling
+ *
+ * id, NUMA node, size in bytes, hugepages the pool added to the host for it (given back when it
+ * goes), state [, owner]. Every transition is one rename(2): two claimers racing on one clean
+ * slot cannot both win, and a crash leaves a name that says what to redo. Anything that is not
+ * clean or claimed-by-a-valid-owner is dirty: never handed out, scrubbed into a new inode before
+ * it is clean again (a stale mapping of the old file sees none of the next tenant's memory). */
+#pragma once
+
+#include <glib.h>
+
+#define FP_POOL_DEFAULT_DIR "/dev/hugepages/fastpass"
+
+typedef enum { FP_SLOT_CLEAN, FP_SLOT_CLAIMED, FP_SLOT_DIRTY, FP_SLOT_SCRUBBING } FpSlotState;
+
+typedef struct {
+    char *id;   /* "slot-0003" */
+    char *path; /* the file, as it is named now */
+    int node;   /* NUMA node of its pages; -1 unknown */
+    guint64 page_kib;
+    guint64 size; /* bytes, as recorded when it was made */
+    FpSlotState state;
+    char *owner;   /* CLAIMED: the domain UUID */
+    char *problem; /* why an odd slot counts as dirty (truncated, claimed without owner...); NULL */
+} FpSlot;
+
+typedef struct {
+    const char *dir;        /* a directory on hugetlbfs, e.g. FP_POOL_DEFAULT_DIR */
+    const char *sysfs_root; /* NULL: $FASTPASS_SYSFS_ROOT or /sys */
+    const char *proc_root;  /* NULL: /proc */
+    guint64 reserve_pages;  /* never take the host's free hugepages below this */
+    gboolean no_grow;       /* fill from free hugepages only; never raise nr_hugepages */
+} FpPoolOptions;
+
+/* Adds COUNT clean slots of SIZE bytes (a multiple of the page size) on NODE (-1: any), raising
+ * nr_hugepages by what is missing above the reserve (unless no_grow). Stops at the first slot it
+ * cannot make, gives back the hugepages it added for that slot, and says how many it made and
+ * why it stopped. Creates DIR when its parent is on hugetlbfs. */
+gboolean fp_pool_fill(const FpPoolOptions *o, int node, guint64 size, guint count, GError **error);
+/* A clean slot of exactly SIZE on NODE (-1: any) -> claimed by OWNER (a domain UUID). A slot found
+ * truncated or half-allocated on the way is turned dirty and skipped. NULL + FP_ERROR_HOST when
+ * there is none. */
+FpSlot *fp_pool_claim(const FpPoolOptions *o, int node, guint64 size, const char *owner,
+                      GError **error);
+/* The path of the slot OWNER holds with SIZE bytes (0: any size), intact; NULL when none. */
+char *fp_pool_claimed_path(const FpPoolOptions *o, const char *owner, guint64 size);
+/* Every slot OWNER holds -> dirty. Returns at once (a rename), never scrubs; holding none is fine.
+ */
+gboolean fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error);
+/* Every dirty, scrubbing or unrecognised slot -> pages freed, re-allocated (the kernel zeroes
+ * them) into a new file, a sample verified zero -> clean. A slot that cannot get its pages back
+ * is removed (its added hugepages given back) and reported. *SCRUBBED: slots made clean. */
+gboolean fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error);
+/* Removes every slot not claimed and gives back the hugepages the pool added for them. */
+gboolean fp_pool_drain(const FpPoolOptions *o, GError **error);
+/* FpSlot*, sorted by id; an odd slot is reported with its problem. An absent DIR whose parent is
+ * on hugetlbfs is an empty pool. */
+GPtrArray *fp_pool_list(const FpPoolOptions *o, GError **error);
+void fp_slot_free(FpSlot *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpSlot, fp_slot_free)
+
+/* Checks that DIR (or, when absent, its parent) is on hugetlbfs; its page size. The error names
+ * the directory and the filesystem it is on. */
+gboolean fp_pool_page_kib(const FpPoolOptions *o, guint64 *page_kib, GError **error);
+
+typedef struct {
+    guint64 nr, free, resv; /* resv: promised to mappings but not faulted yet (host-wide only) */
+} FpPoolPages;
+/* Hugepages of PAGE_KIB on NODE (-1: host-wide), for status. */
+gboolean fp_pool_host_pages(const FpPoolOptions *o, int node, guint64 page_kib, FpPoolPages *out,
+                            GError **error);
+
+/* "4 MiB", "1 GiB", "3145728 bytes": exact, ASCII, for messages. */
+char *fp_pool_size_text(guint64 size);
+/* "clean", "claimed", "dirty", "scrubbing". */
+const char *fp_slot_state_name(FpSlotState state);
+/* A libvirt domain UUID: 8-4-4-4-12 hex digits, nothing else. */
+gboolean fp_pool_owner_valid(const char *owner);

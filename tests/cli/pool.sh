@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# fastpass pool on a real hugetlbfs mount made here: bad input, the claim/release/scrub cycle
+# read back from `status --json`, claimers racing as separate processes, a pool that cannot
+# fill, `serve` keeping the pool stocked and stopping on SIGTERM, and every hugepage given back.
+# usage: pool.sh FASTPASS [SOURCE_DIR]
+set -u
+fp=$1; src=${2:-}
+. "$(dirname "$0")/lib.sh"
+if [ "$(id -u)" -ne 0 ] || [ ! -d /sys/kernel/mm/hugepages/hugepages-2048kB ]; then
+  echo "SKIP: needs root and 2 MiB hugepages"; exit 77
+fi
+nr_file=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+nr0=$(cat $nr_file)
+work=$(mktemp -d)
+mounts=()
+serve_pid=
+cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  for m in "${mounts[@]}"; do
+    for d in "$m"/*/; do [ -d "$d" ] && "$fp" pool drain --dir "${d%/}" >/dev/null 2>&1; done
+    umount -l "$m" 2>/dev/null
+  done
+  rm -rf "$work"
+  # A pool that failed midway may not have given its pages back: put nr_hugepages as it was.
+  [ "$(cat $nr_file)" -gt "$nr0" ] && echo "$nr0" > $nr_file
+}
+trap cleanup EXIT
+mount_huge() { # DIR [SIZE-LIMIT]
+  mkdir -p "$1"
+  mount -t hugetlbfs -o "pagesize=2M${2:+,size=$2}" none "$1" || { echo "SKIP: cannot mount hugetlbfs"; exit 77; }
+  mounts+=("$1")
+}
+mount_huge "$work/huge"
+D=$work/huge/pool
+mkdir -p "$work/plain"
+U1=0f8fad5b-d9cb-469f-a165-70867728950e
+U2=1c4a3a3e-7b6b-4d0f-9d39-0e2b1c0c6a01
+
+count() { # DIR STATE: slots in that state, from status --json
+  "$fp" pool status --dir "$1" --json | jq -r ".counts.$2"
+}
+
+# --- bad input: exit 2 (1 for a directory that is not a pool), one line naming it, no stdout -----
+cases=(
+  "2|unknown pool subcommand 'frobnicate'|frobnicate"
+  "2|fill needs --size|fill --dir $D --count 1"
+  "2|--size 'banana' is not a size|fill --dir $D --size banana --count 1"
+  "2|--size '-4M' is not a size|fill --dir $D --size -4M --count 1"
+  "2|not a whole number of the 2048 KiB pages|fill --dir $D --size 3M --count 1"
+  "2|fill needs --count 1..100000|fill --dir $D --size 4M --count 0"
+  "2|fill needs --count 1..100000|fill --dir $D --size 4M"
+  "2|--node 0..1023|fill --dir $D --size 4M --count 1 --node -5"
+  "2|NUMA node 999 has no 2048 KiB hugepages (/sys/devices/system/node/node999/hugepages/hugepages-2048kB is missing: no such node?)|fill --dir $D --size 4M --count 1 --node 999"
+  "2|--reserve-pages must be >= 0|status --dir $D --reserve-pages -1"
+  "2|claim needs --owner UUID (got '../../etc/passwd')|claim --dir $D --size 4M --owner ../../etc/passwd"
+  "2|release needs --owner UUID (got '$U1.clean')|release --dir $D --owner $U1.clean"
+  "2|unexpected argument 'extra'|status --dir $D extra"
+  "2|Unknown option --bogus|status --bogus"
+  "2|serve needs --keep 0..100000 and --interval 1..86400|serve --dir $D --size 4M --keep 1 --interval 0"
+  "1|$work/plain is not on hugetlbfs (it is on |status --dir $work/plain"
+  "1|$work/plain is not on hugetlbfs (it is on |fill --dir $work/plain --size 4M --count 1"
+  "1|$work/plain is not on hugetlbfs (it is on |claim --dir $work/plain --size 4M --owner $U1"
+  "1|$work/plain/pool does not exist and $work/plain is not on hugetlbfs|fill --dir $work/plain/pool --size 4M --count 1"
+  "1|$work/nowhere/pool does not exist, nor does $work/nowhere|status --dir $work/nowhere/pool"
+)
+for c in "${cases[@]}"; do
+  want_rc=${c%%|*}; rest=${c#*|}; want=${rest%%|*}; args=${rest#*|}
+  # shellcheck disable=SC2086
+  "$fp" pool $args >"$work/stdout" 2>"$work/stderr"; rc=$?
+  check "pool $args: exit $want_rc (got $rc)" [ "$rc" -eq "$want_rc" ]
+  check "pool $args: one stderr line" [ "$(wc -l < "$work/stderr")" -eq 1 ]
+  check "pool $args: names the problem" grep -qF -- "$want" "$work/stderr"
+  check "pool $args: nothing on stdout" [ ! -s "$work/stdout" ]
+  head -c 300 "$work/stderr" | sed 's/^/     stderr: /'
+done
+check "no slot made in a plain directory" [ -z "$(ls -A "$work/plain")" ]
+check "no pool directory made by bad input" [ ! -e "$D" ]
+"$fp" pool --help > "$work/out"; rc=$?
+check "pool --help: exit 0, lists serve" [ $rc -eq 0 ] && grep -q serve "$work/out"
+"$fp" --help | grep -q '^  pool ' && ok "fastpass --help lists pool" || fail "fastpass --help lists pool"
+
+# --- the cycle, read back from status --json ----------------------------------------------------
+out=$("$fp" pool fill --dir "$D" --size 4M --count 2); rc=$?
+check "fill 2: exit 0" [ $rc -eq 0 ]
+check "fill 2: says so" [ "$out" = "made 2 4 MiB slots in $D" ]
+check "fill 2: 2 clean" [ "$(count "$D" clean)" = 2 ]
+check "fill 2: each slot fully allocated" [ "$(find "$D" -name '*.clean' -size 4096k | wc -l)" = 2 ]
+p=$("$fp" pool claim --dir "$D" --size 4M --owner $U1); rc=$?
+check "claim: exit 0, prints the slot's path" [ $rc -eq 0 ] && [ -f "$p" ]
+check "claim: status says claimed by the owner" \
+  [ "$("$fp" pool status --dir "$D" --json | jq -r '.slots[] | select(.state=="claimed") | .owner')" = $U1 ]
+"$fp" pool release --dir "$D" --owner $U1; rc=$?
+check "release: exit 0" [ $rc -eq 0 ]
+check "release: 1 dirty, 1 clean, 0 claimed" [ "$(count "$D" dirty)/$(count "$D" clean)/$(count "$D" claimed)" = 1/1/0 ]
+check "release: the old path is gone" [ ! -e "$p" ]
+"$fp" pool status --dir "$D" | sed 's/^/     /'
+out=$("$fp" pool scrub --dir "$D"); rc=$?
+check "scrub: exit 0, scrubbed 1" [ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot" ]
+check "scrub: 2 clean, 0 dirty" [ "$(count "$D" clean)/$(count "$D" dirty)" = 2/0 ]
+
+# --- claimers racing as processes: 2 slots, 6 claimers -> 2 win with different slots, 4 told no ---
+uuids=(2b0d8f4e-51a9-4c8e-8a53-3f6a2d7e9b12 3e9f1a2b-6c7d-4e8f-9a0b-1c2d3e4f5a6b 4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d
+       5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c 6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d 7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a)
+for i in "${!uuids[@]}"; do
+  ( "$fp" pool claim --dir "$D" --size 4M --owner "${uuids[$i]}" >"$work/claim$i.out" 2>"$work/claim$i.err"
+    echo $? >"$work/claim$i.rc" ) &
+done
+wait
+won=0; lost=0
+for i in "${!uuids[@]}"; do
+  case $(cat "$work/claim$i.rc") in
+    0) won=$((won + 1)) ;;
+    1) grep -q "no clean 4 MiB slot in $D" "$work/claim$i.err" && lost=$((lost + 1)) ;;
+  esac
+done
+check "race: 2 claimers won, 4 told there is no clean slot ($won/$lost)" [ $won = 2 ] && [ $lost = 4 ]
+check "race: the winners hold different slots" [ "$(cat "$work"/claim*.out | sort -u | wc -l)" = 2 ]
+check "race: status shows 2 claimed, 0 clean" [ "$(count "$D" claimed)/$(count "$D" clean)" = 2/0 ]
+for u in "${uuids[@]}"; do "$fp" pool release --dir "$D" --owner "$u"; done
+
+# --- drain gives back every hugepage the pool added ---------------------------------------------
+"$fp" pool drain --dir "$D" >/dev/null; rc=$?
+check "drain: exit 0, no slot left" [ $rc -eq 0 ] && [ -z "$(ls -A "$D")" ]
+
+# --- capacity: an 8 MiB mount cannot hold three 4 MiB slots --------------------------------------
+mount_huge "$work/small" 8M
+S=$work/small/pool
+before=$(cat $nr_file)
+"$fp" pool fill --dir "$S" --size 4M --count 3 --reserve-pages 100000 >"$work/stdout" 2>"$work/stderr"; rc=$?
+sed 's/^/     stderr: /' "$work/stderr"
+check "cannot fill: exit 1, one line" [ $rc -eq 1 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ]
+check "cannot fill: says how many and why" grep -q "made 2 of 3 4 MiB slots in $S, then stopped: .*size= limit" "$work/stderr"
+check "cannot fill: the 2 it made are clean" [ "$(count "$S" clean)" = 2 ]
+check "cannot fill: it added exactly the pages its slots hold (reserve kept)" [ "$(cat $nr_file)" -eq $((before + 4)) ]
+"$fp" pool drain --dir "$S" >/dev/null
+check "cannot fill: drain gives them back" [ "$(cat $nr_file)" -eq "$before" ]
+"$fp" pool fill --dir "$S" --size 4M --count 1 --no-grow --reserve-pages 100000 2>"$work/stderr"; rc=$?
+check "no-grow below the reserve: exit 1, says growing is off" [ $rc -eq 1 ] && grep -q "raising nr_hugepages is off" "$work/stderr"
+check "no-grow below the reserve: nothing made" [ -z "$(ls -A "$S")" ]
+
+# --- serve: keeps 2 clean, scrubs what comes back, stops on SIGTERM ------------------------------
+V=$work/huge/served
+wait_for() { # SECONDS COMMAND...: polls until COMMAND succeeds
+  local n=$(($1 * 5)); shift
+  while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.2; n=$((n - 1)); done
+  return 1
+}
+states_are() { [ "$(count "$V" clean)/$(count "$V" claimed)/$(count "$V" dirty)/$(count "$V" scrubbing)" = "$1" ]; }
+"$fp" pool serve --dir "$V" --size 4M --keep 2 --interval 1 2>"$work/serve.err" &
+serve_pid=$!
+check "serve: fills to 2 clean" wait_for 10 states_are 2/0/0/0
+p=$("$fp" pool claim --dir "$V" --size 4M --owner $U2)
+check "serve: tops up after a claim (2 clean + 1 claimed)" wait_for 10 states_are 2/1/0/0
+"$fp" pool release --dir "$V" --owner $U2
+check "serve: scrubs the returned slot (3 clean)" wait_for 10 states_are 3/0/0/0
+kill -TERM $serve_pid
+n=0; while kill -0 $serve_pid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+wait $serve_pid; rc=$?; serve_pid=
+check "serve: exits 0 on SIGTERM (got $rc)" [ $rc -eq 0 ]
+check "serve: logged what it did" grep -q "scrubbed 1 slot$" "$work/serve.err"
+check "serve: logged why it stopped" grep -q "stopping on signal 15" "$work/serve.err"
+sed 's/^/     serve: /' "$work/serve.err"
+"$fp" pool drain --dir "$V" >/dev/null
+
+if [ -n "$src" ]; then
+  unit=$src/launcher/fastpass-pool.service
+  check "systemd unit runs pool serve" grep -q '^ExecStart=.*fastpass pool serve ' "$unit"
+  if command -v systemd-analyze >/dev/null; then
+    # Only the binary's install path may be missing here.
+    errs=$(systemd-analyze verify "$unit" 2>&1 | grep -v 'is not executable\|man:\|Command .man' || true)
+    check "systemd unit: systemd-analyze verify is clean" [ -z "$errs" ]
+    [ -n "$errs" ] && echo "$errs" | sed 's/^/     /'
+  fi
+fi
+
+check "every hugepage given back (nr_hugepages $(cat $nr_file), was $nr0)" [ "$(cat $nr_file)" -eq "$nr0" ]
+finish
