@@ -214,6 +214,12 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
         say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%s)", error ? error->message : "other page size");
         return FALSE;
     }
+    /* A slot this domain still holds is stale (a start that died after its claim): it goes
+     * to scrubbing like any returned one, and the domain gets a clean one. */
+    if (!fp_pool_release(&o, uuid, &error)) {
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
+        g_clear_error(&error);
+    }
     if (!(slot = fp_pool_claim(&o, fp_domain_memory_node(dom), kib * 1024, uuid, &error))) {
         say(ctx, G_LOG_LEVEL_INFO, "pool: %s; QEMU allocates guest memory itself", error->message);
         return FALSE;

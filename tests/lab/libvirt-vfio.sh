@@ -7,34 +7,12 @@
 # usage: libvirt-vfio.sh FASTPASS-HOOK
 set -u
 hook=$(realpath "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../cli/lib.sh"
-. "$here/../e2e/libvirtd-ctl.sh"
-drv() { basename "$(readlink /sys/bus/pci/devices/$1/driver 2>/dev/null)" 2>/dev/null || echo none; }
-group() { basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)"; }
-read -r -a devs <<< "${LAB_DEVICES:-}"
-read -r -a bridged <<< "${LAB_BRIDGED_DEVICES:-}"
+. "$(dirname "$0")/libvirt-lib.sh"
 work=/tmp/fastpass-lab; mkdir -p "$work"
 log=$work/hook.log
-
-# libvirt inside the lab: no mount namespaces (the guest's root is an overlay over 9p), run QEMU
-# as root. /etc is the guest's writable overlay, so none of this touches the host.
-cat >> /etc/libvirt/qemu.conf <<'CONF'
-namespaces = []
-user = "root"
-group = "root"
-CONF
-virsh() { command virsh -q -c qemu:///system "$@"; }
-hostdev() { # BDF -> <hostdev managed='no'>
-  local b=${1#*:}
-  printf "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" \
-    "${b%%:*}" "$(echo "$b" | cut -d: -f2 | cut -d. -f1)" "${b##*.}"
-}
-domain() { # NAME BDF...
-  local h=""; for d in "${@:2}"; do h+=$(hostdev "$d"); done
-  printf "<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='q35'>hvm</type><bootmenu enable='no'/></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>%s<memballoon model='none'/></devices></domain>\n" "$1" "$h"
-}
+lab_libvirt_config
 pair=("${devs[0]}" "${devs[1]}")
+domain() { lab_domain "$1" "" /usr/bin/qemu-system-x86_64 "${@:2}"; }
 domain lab-vfio "${pair[@]}" > "$work/lab-vfio.xml"
 
 # Control: without the hook, libvirt refuses managed='no' devices that are not on vfio-pci.
@@ -45,9 +23,7 @@ check "control: without the hook the same domain does not start" [ $rc -ne 0 ]
 virsh destroy lab-vfio > /dev/null 2>&1
 
 printf '{"run_dir": "%s/run", "log_file": "%s", "release_mode": "restore", "device_timeout_ms": 60000, "hook_deadline_ms": 120000}\n' "$work" "$log" > "$work/fastpass.json"
-mkdir -p /etc/libvirt/hooks/qemu.d
-printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$hook" > /etc/libvirt/hooks/qemu.d/fastpass
-chmod 755 /etc/libvirt/hooks/qemu.d/fastpass
+lab_install_hook "$hook" "$work/fastpass.json"
 libvirtd_restart || { echo "libvirtd did not restart"; exit 1; }
 
 for d in "${pair[@]}"; do check "$d starts on e1000e" [ "$(drv $d)" = e1000e ]; done
