@@ -71,7 +71,7 @@ check "QEMU runs under the wrapper's pid with prealloc-threads added" \
   bash -c "tr '\\0' ' ' < /proc/${pid:-0}/cmdline | grep -q '\"prealloc\":true,\"size\":268435456,\"prealloc-threads\":'"
 hookt=$run/timeline/0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b.hook.json
 qemut=$run/timeline/0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b.qemu.json
-check "timeline: hook phases recorded" grep -q '"event":"hook-prepare-end"' <(tr -d ' \n' < "$hookt")
+check "timeline: hook phase recorded" grep -q '"ok":true,"event":"hook-prepare"' <(tr -d ' \n' < "$hookt")
 check "timeline: wrapper's exec recorded with its change" grep -q '"changes":\["pc.ram:prealloc-threads=' <(tr -d ' \n' < "$qemut")
 echo "     wrapper timeline:"; sed 's/^/       /' "$qemut"
 check "domain log names the wrapper's change" grep -q "fastpass-qemu: pc.ram: prealloc-threads=" /var/log/libvirt/qemu/fp-e2e-wrapper.log
