@@ -14,6 +14,8 @@ static const struct {
     {"lint", fp_cmd_lint, "report what makes a domain XML slow to create"},
     {"prepare", fp_cmd_prepare, "bind a domain's PCI devices to vfio-pci and reset them, in parallel"},
     {"release", fp_cmd_release, "give prepared PCI devices back (warm, or to their driver)"},
+    {"profile", fp_cmd_profile, "start a domain and measure its creation time (init, BIOS, phases)"},
+    {"profile-chart", fp_cmd_profile_chart, "waterfall SVG of profiles saved with `profile --json`"},
     {"pool", fp_cmd_pool, "pre-zeroed guest-memory slots on hugetlbfs: status, fill, scrub, drain, serve"},
 };
 
@@ -22,7 +24,7 @@ usage(FILE *out)
 {
     fprintf(out, "usage: fastpass COMMAND [OPTIONS...]\n\ncommands:\n");
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`fastpass COMMAND --help` for a command's options.\n");
 }
 

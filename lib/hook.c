@@ -252,8 +252,11 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     g_array_append_vals(all, managed->data, managed->len);
     if (all->len) {
         FpPrepOptions o = prep_options(ctx, name, FP_RELEASE_WARM);
+        gint64 devices_begin = g_get_real_time();
         g_autoptr(FpPrepReport) report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
 
+        json_object_object_add(ev, "devices_begin_us", json_object_new_int64(devices_begin));
+        json_object_object_add(ev, "devices_end_us", json_object_new_int64(g_get_real_time()));
         log_report(ctx, report);
         json_object_object_add(ev, "devices", fp_prep_report_json(report));
         if (!report->ok) {

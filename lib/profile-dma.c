@@ -1,0 +1,61 @@
+/* VFIO DMA map/unmap calls, counted from QEMU's trace output (the "log" trace backend writes
+ * "NAME args" or, with -msg timestamp=on as libvirt sets it, "PID@SECS.USECS:NAME args"). */
+#include "profile.h"
+
+#include <string.h>
+
+#define SENTINEL "vm_state_notify"
+
+const char *const fp_profile_dma_trace_events[] = {
+    "vfio_listener_region_add_ram", /* a RAM section mapped for DMA */
+    "vfio_listener_region_del",     /* a section unmapped */
+    "vfio_iommu_map_notify",        /* "iommu MAP|UNMAP @ ...": through a vIOMMU */
+    SENTINEL,                       /* fires at every start: the trace is visible */
+    NULL,
+};
+
+/* The trace event a log line holds, or NULL; *ARGS set to what follows its name. */
+static const char *
+line_event(const char *line, gsize len, const char **args)
+{
+    const char *colon = memchr(line, ':', len), *name = line;
+
+    /* A timestamped line: digits '@' digits '.' digits ':' before the name. */
+    if (colon && memchr(line, '@', (gsize)(colon - line)) && strspn(line, "0123456789@.") == (gsize)(colon - line))
+        name = colon + 1;
+    for (guint i = 0; fp_profile_dma_trace_events[i]; i++) {
+        gsize n = strlen(fp_profile_dma_trace_events[i]);
+
+        if ((gsize)(line + len - name) > n && !strncmp(name, fp_profile_dma_trace_events[i], n) && name[n] == ' ') {
+            *args = name + n + 1;
+            return fp_profile_dma_trace_events[i];
+        }
+    }
+    return NULL;
+}
+
+void
+fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len)
+{
+    const char *p = text, *end = text + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (gsize)(end - p));
+        gsize n = nl ? (gsize)(nl - p) : (gsize)(end - p);
+        g_autofree char *line = g_strndup(p, n);
+        const char *args = NULL, *ev = line_event(line, strlen(line), &args);
+
+        p += n + 1;
+        if (!ev)
+            continue;
+        run->dma_visible = TRUE;
+        if (!strcmp(ev, "vfio_listener_region_add_ram"))
+            run->dma_map++;
+        else if (!strcmp(ev, "vfio_listener_region_del"))
+            run->dma_unmap++;
+        else if (!strcmp(ev, "vfio_iommu_map_notify") && g_str_has_prefix(args, "iommu MAP"))
+            run->dma_map++;
+        else if (!strcmp(ev, "vfio_iommu_map_notify") && g_str_has_prefix(args, "iommu UNMAP"))
+            run->dma_unmap++;
+    }
+}

@@ -1,0 +1,135 @@
+/* The hook's and the wrapper's timelines (timeline.h) as points of a profiled start. */
+#include "profile.h"
+
+#include "timeline.h"
+
+#include <string.h>
+
+/* A timeline holds a handful of events; anything bigger is not one. */
+#define TIMELINE_MAX_BYTES (1024 * 1024)
+
+/* The "events" array of the timeline file of SOURCE, or NULL (with a note on RUN). */
+static json_object *
+load_events(FpProfileRun *run, const char *path, const char *what)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    gsize len;
+    json_object *root, *events;
+
+    if (!g_file_get_contents(path, &text, &len, &error)) {
+        g_autofree char *dir = g_path_get_dirname(path);
+
+        if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            fp_profile_run_note(run, "no %s timeline in %s: %s is not in use, or writes under another run_dir", what,
+                                dir, strcmp(what, "hook") ? "fastpass-qemu" : "the fastpass hook");
+        else
+            fp_profile_run_note(run, "%s timeline unreadable: %s", what, error->message);
+        return NULL;
+    }
+    if (len > TIMELINE_MAX_BYTES || !(root = json_tokener_parse(text))) {
+        fp_profile_run_note(run, "%s timeline %s is not JSON; ignored", what, path);
+        return NULL;
+    }
+    events = json_object_object_get(root, "events");
+    if (!json_object_is_type(events, json_type_array)) {
+        fp_profile_run_note(run, "%s timeline %s has no events; ignored", what, path);
+        json_object_put(root);
+        return NULL;
+    }
+    json_object_get(events);
+    json_object_put(root);
+    return events;
+}
+
+static gint64
+int_member(json_object *j, const char *key)
+{
+    json_object *v = json_object_object_get(j, key);
+
+    return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+}
+
+static json_object *
+find_event(json_object *events, const char *name)
+{
+    for (size_t i = 0; i < json_object_array_length(events); i++) {
+        json_object *ev = json_object_array_get_idx(events, i);
+        const char *n = json_object_get_string(json_object_object_get(ev, "event"));
+
+        if (json_object_is_type(ev, json_type_object) && n && !strcmp(n, name))
+            return ev;
+    }
+    return NULL;
+}
+
+/* The hook writes one "hook-prepare" event per start (begin_us, devices_begin_us,
+ * devices_end_us, the device report in "devices", and time_us at its end). */
+static void
+read_hook(FpProfileRun *run, const char *path, gint64 not_before_us)
+{
+    json_object *events = load_events(run, path, "hook");
+    json_object *ev;
+    gint64 t;
+
+    if (!events)
+        return;
+    ev = find_event(events, "hook-prepare");
+    t = int_member(ev, "begin_us");
+    if (!t || t < not_before_us) {
+        fp_profile_run_note(run, "hook timeline is from an earlier start: the hook did not run for this one");
+        json_object_put(events);
+        return;
+    }
+    fp_profile_run_set(run, FP_PT_HOOK_BEGIN, t, "hook-timeline");
+    if ((t = int_member(ev, "devices_begin_us")) >= run->at[FP_PT_HOOK_BEGIN] && t) {
+        json_object *report = json_object_object_get(ev, "devices");
+        json_object *list = json_object_object_get(report, "devices");
+
+        fp_profile_run_set(run, FP_PT_DEVICES_BEGIN, t, "hook-timeline");
+        if ((t = int_member(ev, "devices_end_us")) >= run->at[FP_PT_DEVICES_BEGIN])
+            fp_profile_run_set(run, FP_PT_DEVICES_END, t, "hook-timeline");
+        if (json_object_is_type(list, json_type_array)) {
+            json_object_put(run->devices);
+            run->devices = json_object_get(list);
+        }
+    }
+    if ((t = int_member(ev, "time_us")) && t >= run->at[FP_PT_HOOK_BEGIN])
+        fp_profile_run_set(run, FP_PT_HOOK_END, t, "hook-timeline");
+    else
+        fp_profile_run_note(run, "hook timeline has no prepare end");
+    json_object_put(events);
+}
+
+static void
+read_qemu(FpProfileRun *run, const char *path, gint64 not_before_us)
+{
+    json_object *events = load_events(run, path, "wrapper");
+    json_object *ev;
+    gint64 start, exec;
+
+    if (!events)
+        return;
+    ev = find_event(events, "qemu-exec");
+    start = int_member(ev, "wrapper_start_us");
+    exec = int_member(ev, "time_us");
+    if (!start || start < not_before_us) {
+        fp_profile_run_note(run, "wrapper timeline is from an earlier start: QEMU did not run through fastpass-qemu");
+    } else {
+        fp_profile_run_set(run, FP_PT_QEMU_EXEC, start, "wrapper-timeline");
+        if (exec >= start)
+            fp_profile_run_set(run, FP_PT_REAL_EXEC, exec, "wrapper-timeline");
+    }
+    json_object_put(events);
+}
+
+void
+fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+                          gint64 not_before_us)
+{
+    g_autofree char *hook = fp_timeline_path(run_dir, uuid, name, "hook");
+    g_autofree char *qemu = fp_timeline_path(run_dir, uuid, name, "qemu");
+
+    read_hook(run, hook, not_before_us);
+    read_qemu(run, qemu, not_before_us);
+}
