@@ -144,14 +144,32 @@ looks_like_file(const char *arg)
     return g_file_test(arg, G_FILE_TEST_IS_REGULAR) || g_str_has_suffix(arg, ".xml") || strchr(arg, '/');
 }
 
+/* --between: a failing command stops the profile (its starts would not compare). */
+static gboolean
+run_between(void *user, GError **error)
+{
+    const char *argv[] = {"/bin/sh", "-c", user, NULL};
+    int status;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL, NULL, &status, error))
+        return FALSE;
+    if (!g_spawn_check_wait_status(status, error)) {
+        g_prefix_error(error, "--between '%s': ", (const char *)user);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 int
 fp_cmd_profile(int argc, char **argv)
 {
     gint repeat = 1, timeout_s = 120;
     gboolean json = FALSE, direct = FALSE, append = FALSE, trace_dma = FALSE;
     g_autofree char *svg = NULL, *label = NULL, *uri = NULL, *config_path = NULL, *run_dir = NULL;
-    g_autofree char *qemu = NULL, *console = NULL, *title = NULL, *json_file = NULL;
+    g_autofree char *qemu = NULL, *console = NULL, *title = NULL, *json_file = NULL, *between = NULL;
     GOptionEntry entries[] = {
+        {"between", 0, 0, G_OPTION_ARG_STRING, &between,
+         "Run this shell command between two starts (e.g. \"fastpass pool scrub\")", "CMD"},
         {"repeat", 'r', 0, G_OPTION_ARG_INT, &repeat,
          "Start the domain N times (destroyed after each); report median, min, max", "N"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -251,6 +269,8 @@ fp_cmd_profile(int argc, char **argv)
             .trace_dma = trace_dma,
             .cancel = &interrupted,
             .progress = progress,
+            .between = between ? run_between : NULL,
+            .user = between,
         };
 
         p = fp_virt_profile(&o, label, &error);

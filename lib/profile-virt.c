@@ -477,6 +477,8 @@ fp_virt_profile(const FpVirtProfileOptions *o, const char *label, GError **error
             g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "interrupted");
             goto out;
         }
+        if (i > 0 && o->between && !o->between(o->user, error))
+            goto out;
         say(o, "start %u/%u of %s", i + 1, MAX(o->repeat, 1), name);
         if (!(run = profile_once(&v, o, xml, name, error)))
             goto out;

@@ -17,6 +17,9 @@ typedef struct {
     gboolean trace_dma;   /* add QEMU -trace arguments (<qemu:commandline>) to count VFIO DMA */
     volatile sig_atomic_t *cancel; /* set (by a signal handler): destroy and stop */
     void (*progress)(const char *message, void *user);
+    /* Called between two starts (after one is destroyed, before the next), e.g. to scrub pool
+     * slots; FALSE stops the profile with its error. */
+    gboolean (*between)(void *user, GError **error);
     void *user;
 } FpVirtProfileOptions;
 
