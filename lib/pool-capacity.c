@@ -27,15 +27,8 @@ static gboolean
 read_count(const char *dir, const char *name, guint64 *out, GError **error)
 {
     g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autofree char *text = fp_sysfs_read(path, error);
 
-    if (!text)
-        return FALSE;
-    if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, out, NULL)) {
-        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "%s holds '%s', not a count", path, text);
-        return FALSE;
-    }
-    return TRUE;
+    return fp_sysfs_read_count(path, out, error);
 }
 
 gboolean

@@ -22,6 +22,20 @@ fp_sysfs_read(const char *path, GError **error)
     return g_steal_pointer(&s);
 }
 
+gboolean
+fp_sysfs_read_count(const char *path, guint64 *out, GError **error)
+{
+    g_autofree char *text = fp_sysfs_read(path, error);
+
+    if (!text)
+        return FALSE;
+    if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, out, NULL)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "%s holds '%s', not a count", path, text);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 char *
 fp_sysfs_link_name(const char *path)
 {

@@ -5,6 +5,8 @@
 
 /* The attribute's content with trailing whitespace removed, or NULL (errno-style error). */
 char *fp_sysfs_read(const char *path, GError **error);
+/* An attribute holding one unsigned decimal count (nr_hugepages, free_hugepages, ...). */
+gboolean fp_sysfs_read_count(const char *path, guint64 *out, GError **error);
 /* The last component of a symlink's target ("vfio-pci" for .../drivers/vfio-pci), or NULL. */
 char *fp_sysfs_link_name(const char *path);
 
