@@ -12,6 +12,9 @@ read -r -a bridged <<< "${LAB_BRIDGED_DEVICES:-}"
 # No mount namespaces (the guest's root is an overlay over 9p) and QEMU as root. /etc is the
 # guest's writable overlay, so none of this touches the host.
 lab_libvirt_config() {
+  # The guest sees the host's /etc through its overlay: hooks a test on the host installed at
+  # the same time must not run in here.
+  rm -rf /etc/libvirt/hooks/qemu.d /etc/libvirt/hooks/qemu
   cat >> /etc/libvirt/qemu.conf <<'CONF'
 namespaces = []
 user = "root"
