@@ -84,6 +84,7 @@ main(int argc, char **argv)
     if (!fp_qemu_caps_probe(config->qemu_binary, config->run_dir, 5000, &caps, &error)) {
         /* Missing or broken QEMU: say so plainly; exec would fail the same way. */
         fprintf(stderr, "fastpass-qemu: %s\n", error->message);
+        fp_qemu_guest_clear(&guest);
         return 1;
     }
     if (!why && config->use_pool && guest.uuid && fp_pool_owner_valid(guest.uuid) && guest.ram_size) {
