@@ -3,8 +3,8 @@
 #include "error.h"
 #include "sysfs.h"
 
-static char *
-pool_dir(const char *sysfs_root, int node, guint64 page_kib)
+char *
+fp_hugepages_dir(const char *sysfs_root, int node, guint64 page_kib)
 {
     if (node < 0)
         return g_strdup_printf("%s/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT "kB", sysfs_root, page_kib);
@@ -33,7 +33,7 @@ gboolean
 fp_hugepages_reserve(const char *sysfs_root, const char *proc_root, int node, guint64 page_kib, guint64 need,
                      gboolean compact, guint timeout_ms, guint64 *added, GError **error)
 {
-    g_autofree char *dir = pool_dir(sysfs_root, node, page_kib);
+    g_autofree char *dir = fp_hugepages_dir(sysfs_root, node, page_kib);
     guint64 free_pages, nr, now;
 
     *added = 0;
@@ -68,7 +68,7 @@ gboolean
 fp_hugepages_release(const char *sysfs_root, int node, guint64 page_kib, guint64 count, guint timeout_ms,
                      GError **error)
 {
-    g_autofree char *dir = pool_dir(sysfs_root, node, page_kib);
+    g_autofree char *dir = fp_hugepages_dir(sysfs_root, node, page_kib);
     guint64 nr;
 
     if (!read_count(dir, "nr_hugepages", &nr, error))

@@ -4,6 +4,9 @@
 
 #include <glib.h>
 
+/* The sysfs directory of NODE's pool of PAGE_KIB pages (-1: the host-wide pool). */
+char *fp_hugepages_dir(const char *sysfs_root, int node, guint64 page_kib);
+
 /* Makes NODE (-1: the host-wide pool) hold at least NEED free pages of PAGE_KIB, raising
  * nr_hugepages (after compacting memory when COMPACT) by what is missing. *ADDED says how many
  * pages it added; when the kernel could not supply them all, those it did are given back and

@@ -35,16 +35,9 @@ gboolean
 fp_pool_host_pages(const FpPoolOptions *o, int node, guint64 page_kib, FpPoolPages *out,
                    GError **error)
 {
-    g_autofree char *dir = NULL;
+    g_autofree char *dir = fp_hugepages_dir(pool_sysfs_root(o), node, page_kib);
 
     *out = (FpPoolPages){0};
-    if (node < 0)
-        dir = g_strdup_printf("%s/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT "kB",
-                              pool_sysfs_root(o), page_kib);
-    else
-        dir = g_strdup_printf("%s/devices/system/node/node%d/hugepages/hugepages-%" G_GUINT64_FORMAT
-                              "kB",
-                              pool_sysfs_root(o), node, page_kib);
     if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
         if (node < 0)
             g_set_error(error, FP_ERROR, FP_ERROR_HOST,

@@ -244,19 +244,20 @@ removed:
     return FALSE;
 }
 
-/* Entries grouped by slot (base), in id order; entries whose name does not parse under NULL. */
+/* The pool's entries grouped by slot (base), in id order. A name this code never writes says
+ * nothing about what it should be, so it is removed on the way. */
 static GPtrArray *
-group_by_slot(GPtrArray *entries, GPtrArray *unparsed)
+group_by_slot(Pool *p)
 {
     GPtrArray *groups = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
     g_autoptr(GHashTable) by_base = g_hash_table_new(g_str_hash, g_str_equal);
 
-    for (guint i = 0; i < entries->len; i++) {
-        PoolEntry *e = g_ptr_array_index(entries, i);
+    for (guint i = 0; i < p->entries->len; i++) {
+        PoolEntry *e = g_ptr_array_index(p->entries, i);
         GPtrArray *l;
 
         if (!e->base) {
-            g_ptr_array_add(unparsed, e);
+            remove_entry(p, e->name);
             continue;
         }
         l = g_hash_table_lookup(by_base, e->base);
@@ -282,7 +283,6 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error)
 {
     Pool p;
     g_autoptr(GPtrArray) groups = NULL;
-    g_autoptr(GPtrArray) unparsed = g_ptr_array_new();
     g_autoptr(GString) failures = g_string_new(NULL);
     gboolean absent;
     guint done = 0, failed = 0;
@@ -293,10 +293,7 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error)
         pool_close(&p);
         return absent;
     }
-    groups = group_by_slot(p.entries, unparsed);
-    /* Not a name this code writes: nothing says what it should be, so it goes. */
-    for (guint i = 0; i < unparsed->len; i++)
-        remove_entry(&p, ((PoolEntry *)g_ptr_array_index(unparsed, i))->name);
+    groups = group_by_slot(&p);
     for (guint g = 0; g < groups->len; g++) {
         GPtrArray *l = g_ptr_array_index(groups, g);
         g_autoptr(GPtrArray) dirty = g_ptr_array_new();
@@ -345,7 +342,6 @@ fp_pool_drain(const FpPoolOptions *o, GError **error)
 {
     Pool p;
     g_autoptr(GPtrArray) groups = NULL;
-    g_autoptr(GPtrArray) unparsed = g_ptr_array_new();
     g_autoptr(GHashTable) back =
         g_hash_table_new(g_direct_hash, g_direct_equal); /* node+1 -> pages */
     g_autoptr(GString) failures = g_string_new(NULL);
@@ -358,9 +354,7 @@ fp_pool_drain(const FpPoolOptions *o, GError **error)
         pool_close(&p);
         return absent;
     }
-    groups = group_by_slot(p.entries, unparsed);
-    for (guint i = 0; i < unparsed->len; i++)
-        remove_entry(&p, ((PoolEntry *)g_ptr_array_index(unparsed, i))->name);
+    groups = group_by_slot(&p);
     for (guint g = 0; g < groups->len; g++) {
         GPtrArray *l = g_ptr_array_index(groups, g);
         const PoolEntry *first = g_ptr_array_index(l, 0);

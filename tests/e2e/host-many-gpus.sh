@@ -38,8 +38,7 @@ cat > "$work/fastpass.json" <<JSON
   "device_timeout_ms": 10000, "hook_deadline_ms": 30000 }
 JSON
 mkdir -p "$hookdir"
-printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$hook" > "$installed"
-chmod 755 "$installed"
+config_script "$work/fastpass.json" "$hook" "$installed"
 libvirtd_restart || exit 1
 
 make_domain() { # NAME DEVICES...

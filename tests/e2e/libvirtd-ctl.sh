@@ -15,3 +15,9 @@ libvirtd_restart() { # libvirt reads hooks only at daemon start
   for _ in $(seq 1 100); do pgrep -x libvirtd >/dev/null || break; sleep 0.1; done
   libvirtd_up
 }
+# libvirt runs hooks and emulators with a clean environment: a two-line script names the
+# fastpass configuration and execs the real binary. usage: config_script CONFIG BINARY OUT
+config_script() {
+  printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$1" "$2" > "$3"
+  chmod 755 "$3"
+}

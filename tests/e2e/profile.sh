@@ -86,10 +86,10 @@ check "domain destroyed after profiling" bash -c "! command virsh -q -c qemu:///
 check "chart parses as XML" xmllint --noout "$work/chart.svg"
 
 if [ -n "$wrapper" ] && [ -n "$hook" ]; then
-  printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$wrapper" > "$work/qemu"; chmod 755 "$work/qemu"
+  config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
   domain_xml "<emulator>$work/qemu</emulator>" > "$work/fast.xml"
   mkdir -p "$(dirname "$installed")"
-  printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$hook" > "$installed"; chmod 755 "$installed"
+  config_script "$work/fastpass.json" "$hook" "$installed"
   libvirtd_restart || exit 1
   FASTPASS_CONFIG=$work/fastpass.json "$fastpass" profile --repeat 2 --json --label fastpass \
     --svg "$work/chart.svg" --append "$work/fast.xml" > "$work/fast.json" 2> "$work/fast.err"; rc=$?

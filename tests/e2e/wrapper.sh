@@ -27,9 +27,9 @@ virsh() { command virsh -q -c qemu:///system "$@"; }
 printf '{"run_dir": "%s", "log_file": "%s/hook.log"}\n' "$run" "$work" > "$work/fastpass.json"
 chmod 644 "$work/fastpass.json"
 mkdir -p "$(dirname "$installed")"
-printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$hook" > "$installed"; chmod 755 "$installed"
+config_script "$work/fastpass.json" "$hook" "$installed"
 # libvirt gives QEMU a clean environment: the <emulator> is a two-line script naming the config.
-printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$wrapper" > "$work/qemu"; chmod 755 "$work/qemu"
+config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
 libvirtd_restart || exit 1
 
 cat > "$work/dom.xml" <<XML

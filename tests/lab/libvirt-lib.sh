@@ -24,8 +24,7 @@ CONF
 
 lab_install_hook() { # HOOK CONFIG-JSON
   mkdir -p /etc/libvirt/hooks/qemu.d
-  printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$2" "$1" > /etc/libvirt/hooks/qemu.d/fastpass
-  chmod 755 /etc/libvirt/hooks/qemu.d/fastpass
+  config_script "$2" "$1" /etc/libvirt/hooks/qemu.d/fastpass
 }
 
 hostdev() { # BDF -> <hostdev managed='no'>

@@ -17,7 +17,7 @@ echo 64 > /proc/sys/vm/nr_hugepages
 printf '{"run_dir": "%s/run", "log_file": "%s", "release_mode": "restore", "qemu_user": "root", "pool_dir": "%s", "device_timeout_ms": 60000, "hook_deadline_ms": 120000}\n' \
   "$work" "$log" "$pool" > "$work/fastpass.json"
 lab_install_hook "$hook" "$work/fastpass.json"
-printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$work/fastpass.json" "$wrapper" > "$work/qemu"; chmod 755 "$work/qemu"
+config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
 libvirtd_up || { echo "libvirtd did not start"; exit 1; }
 
 "$fp" pool fill --dir "$pool" --size 64M --count 1 > "$work/fill.out" 2>&1; rc=$?
