@@ -83,7 +83,8 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
             w->started = now;
         else if (event == VIR_DOMAIN_EVENT_RESUMED && !w->resumed)
             w->resumed = now;
-        else if (event == VIR_DOMAIN_EVENT_STOPPED)
+        else if (event == VIR_DOMAIN_EVENT_STOPPED && w->started)
+            /* Before this start's STARTED it can only be the last start's late event. */
             w->stopped = now;
     }
     g_mutex_unlock(&w->lock);
@@ -269,12 +270,14 @@ stream_wait(virStreamPtr st, FpConsoleScan *scan, gint64 deadline, volatile sig_
 }
 
 static void
-destroy(virDomainPtr dom)
+destroy(virDomainPtr dom, Watch *w)
 {
     if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
         return;
-    /* A transient domain is gone (-1), a defined one inactive (0). */
-    for (int i = 0; i < 500 && virDomainIsActive(dom) == 1; i++)
+    /* A transient domain is gone (-1), a defined one inactive (0); and the STOPPED event is
+     * taken here, so that it cannot reach the next start's watch. */
+    for (int i = 0; i < 500 && (virDomainIsActive(dom) == 1 || (watch_get(w, &w->started) && !watch_get(w, &w->stopped)));
+         i++)
         g_usleep(10000);
 }
 
@@ -409,7 +412,7 @@ out:
         virStreamAbort(st);
         virStreamFree(st);
     }
-    destroy(dom);
+    destroy(dom, &v->watch);
     virDomainFree(dom);
     return ok ? g_steal_pointer(&run) : NULL;
 }
