@@ -31,6 +31,28 @@ fp_cli_warning(const char *fmt, ...)
     fprintf(stderr, "fastpass: warning: %s\n", msg);
 }
 
+FpConfig *
+fp_cli_config(const char *path, GError **error)
+{
+    g_autoptr(FpConfig) config = fp_config_new();
+    const char *env = g_getenv("FASTPASS_CONFIG");
+    gboolean exists;
+
+    if (!path)
+        path = env && *env ? env : FP_CONFIG_DEFAULT_PATH;
+    if (!fp_config_load(config, path, &exists, error))
+        return NULL;
+    return g_steal_pointer(&config);
+}
+
+const char *
+fp_cli_pick(const char *option, const char *env_name, const char *configured)
+{
+    const char *env = env_name ? g_getenv(env_name) : NULL;
+
+    return option ? option : env && *env ? env : configured;
+}
+
 void
 fp_cli_add_rule_options(GOptionContext *ctx, FpRuleArgs *args)
 {

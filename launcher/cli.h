@@ -1,6 +1,7 @@
 /* What the fastpass subcommands share: logging and the host/rule options of tune and lint. */
 #pragma once
 
+#include "config.h"
 #include "host.h"
 #include "tune.h"
 
@@ -11,6 +12,13 @@ enum { FP_EXIT_OK = 0, FP_EXIT_FINDINGS = 1, FP_EXIT_UNUSABLE = 2 };
 
 void fp_cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void fp_cli_warning(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* The configuration the hook and the wrapper read: PATH, else $FASTPASS_CONFIG, else
+ * FP_CONFIG_DEFAULT_PATH (missing: the defaults). The CLI takes its defaults from it, so that
+ * `fastpass release` or `fastpass pool` by hand sees what the hook did. NULL on a bad file. */
+FpConfig *fp_cli_config(const char *path, GError **error);
+/* OPTION when given, else $ENV_NAME when set, else CONFIGURED. */
+const char *fp_cli_pick(const char *option, const char *env_name, const char *configured);
 
 typedef struct {
     char *host_caps;

@@ -15,7 +15,7 @@
 #include <time.h>
 
 typedef struct {
-    char *dir, *sysfs_root, *proc_root, *size_text, *owner;
+    char *dir, *sysfs_root, *proc_root, *size_text, *owner, *config;
     gint64 reserve_pages;
     gint count, keep, node, interval;
     gboolean json, no_grow;
@@ -90,7 +90,7 @@ static FpPoolOptions
 options(const PoolArgs *a)
 {
     FpPoolOptions o = {
-        .dir = a->dir ? a->dir : FP_POOL_DEFAULT_DIR,
+        .dir = a->dir,
         .sysfs_root = a->sysfs_root,
         .proc_root = a->proc_root,
         .reserve_pages = (guint64)a->reserve_pages,
@@ -374,7 +374,11 @@ run_sub(const char *sub, int argc, char **argv)
     } opts[] = {
         {"*",
          {"dir", 0, 0, G_OPTION_ARG_FILENAME, &a.dir,
-          "The pool: a directory on hugetlbfs (default " FP_POOL_DEFAULT_DIR ")", "DIR"}},
+          "The pool: a directory on hugetlbfs (default: the configuration's pool_dir)", "DIR"}},
+        {"*",
+         {"config", 0, 0, G_OPTION_ARG_FILENAME, &a.config,
+          "Defaults from this configuration (default $FASTPASS_CONFIG, else " FP_CONFIG_DEFAULT_PATH ")",
+          "FILE"}},
         {"fill serve scrub",
          {"reserve-pages", 0, 0, G_OPTION_ARG_INT64, &a.reserve_pages,
           "Never take the host's free hugepages below N (default 0)", "N"}},
@@ -409,6 +413,7 @@ run_sub(const char *sub, int argc, char **argv)
     g_autofree char *summary = NULL;
     g_autoptr(GOptionContext) octx = NULL;
     g_autoptr(GError) error = NULL;
+    g_autoptr(FpConfig) config = NULL;
     gboolean wants_size = !strcmp(sub, "fill") || !strcmp(sub, "serve") || !strcmp(sub, "claim");
     int rc = FP_EXIT_UNUSABLE;
 
@@ -435,6 +440,15 @@ run_sub(const char *sub, int argc, char **argv)
         g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "unexpected argument '%s'", argv[1]);
         goto out;
     }
+    /* The hook and the wrapper find the pool through the configuration: so does the CLI. */
+    if (!(config = fp_cli_config(a.config, &error)))
+        goto out;
+    if (!a.dir)
+        a.dir = g_strdup(config->pool_dir);
+    if (!a.sysfs_root)
+        a.sysfs_root = g_strdup(fp_cli_pick(NULL, "FASTPASS_SYSFS_ROOT", config->sysfs_root));
+    if (!a.proc_root)
+        a.proc_root = g_strdup(config->proc_root);
     if (a.reserve_pages < 0 || a.node < -1 || a.node > 1023) {
         g_set_error(&error, FP_ERROR, FP_ERROR_INPUT,
                     "--reserve-pages must be >= 0 and --node 0..1023");
@@ -484,6 +498,7 @@ out:
     g_free(a.proc_root);
     g_free(a.size_text);
     g_free(a.owner);
+    g_free(a.config);
     return rc;
 }
 

@@ -2,15 +2,15 @@
  * before QEMU starts; give them back (warm, or to their original driver) when it stops. */
 #include "cli.h"
 
-#include "claim.h"
 #include "domain.h"
 #include "error.h"
 #include "prep.h"
 
 #include <stdio.h>
+#include <string.h>
 
 typedef struct {
-    char *sysfs_root, *run_dir, *owner, *domain_xml, *mode;
+    char *sysfs_root, *run_dir, *owner, *domain_xml, *mode, *config;
     gboolean json;
     gint timeout_ms, max_workers;
 } PrepArgs;
@@ -49,16 +49,18 @@ collect_addresses(PrepArgs *a, int argc, char **argv, GArray *addrs, char **doma
 static int
 run_prep(int argc, char **argv, gboolean preparing)
 {
-    PrepArgs a = {.timeout_ms = 10000, .max_workers = 16};
+    /* Unset numbers (G_MININT) and paths come from the configuration the hook reads. */
+    PrepArgs a = {.timeout_ms = G_MININT, .max_workers = G_MININT};
     GOptionEntry entries[] = {
-        {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root, "Use sysfs under DIR (default $FASTPASS_SYSFS_ROOT or /sys)", "DIR"},
-        {"run-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.run_dir, "Device claims under DIR (default $FASTPASS_RUN_DIR or /run/fastpass)", "DIR"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &a.config, "Defaults from this configuration (default $FASTPASS_CONFIG, else " FP_CONFIG_DEFAULT_PATH ")", "FILE"},
+        {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root, "Use sysfs under DIR (default $FASTPASS_SYSFS_ROOT, else the configuration's sysfs_root)", "DIR"},
+        {"run-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.run_dir, "Device claims under DIR (default $FASTPASS_RUN_DIR, else the configuration's run_dir)", "DIR"},
         {"domain", 'd', 0, G_OPTION_ARG_FILENAME, &a.domain_xml, "Take the PCI hostdevs of this domain XML", "FILE.xml"},
         {"owner", 0, 0, G_OPTION_ARG_STRING, &a.owner, "The domain the devices are for (default: the domain's <name>, else 'cli')", "NAME"},
-        {"timeout-ms", 0, 0, G_OPTION_ARG_INT, &a.timeout_ms, "Deadline per device for all its steps (default 10000)", "MS"},
-        {"max-workers", 0, 0, G_OPTION_ARG_INT, &a.max_workers, "Devices worked on at once (default 16; 1 = one after another)", "N"},
+        {"timeout-ms", 0, 0, G_OPTION_ARG_INT, &a.timeout_ms, "Deadline per device for all its steps (default: the configuration's device_timeout_ms)", "MS"},
+        {"max-workers", 0, 0, G_OPTION_ARG_INT, &a.max_workers, "Devices worked on at once (default: the configuration's max_workers; 1 = one after another)", "N"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &a.json, "Report as JSON on stdout", NULL},
-        {"mode", 0, 0, G_OPTION_ARG_STRING, &a.mode, "release: warm (stay on vfio-pci, reset; default) or restore", "MODE"},
+        {"mode", 0, 0, G_OPTION_ARG_STRING, &a.mode, "release: warm (stay on vfio-pci, reset) or restore (default: the configuration's release_mode)", "MODE"},
         {NULL},
     };
     g_autoptr(GOptionContext) octx = g_option_context_new(
@@ -68,12 +70,19 @@ run_prep(int argc, char **argv, gboolean preparing)
     g_autoptr(GArray) addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
     g_autofree char *domain_name = NULL;
     g_autoptr(FpPrepReport) report = NULL;
+    g_autoptr(FpConfig) config = NULL;
     FpPrepOptions opts = {0};
     int rc = FP_EXIT_UNUSABLE;
 
     g_option_context_add_main_entries(octx, entries, NULL);
     if (!g_option_context_parse(octx, &argc, &argv, &error))
         goto out;
+    if (!(config = fp_cli_config(a.config, &error)))
+        goto out;
+    if (a.timeout_ms == G_MININT)
+        a.timeout_ms = (gint)config->device_timeout_ms;
+    if (a.max_workers == G_MININT)
+        a.max_workers = (gint)config->max_workers;
     if (a.timeout_ms <= 0 || a.max_workers <= 0 || a.max_workers > 1024) {
         g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--timeout-ms must be > 0 and --max-workers 1..1024");
         goto out;
@@ -84,12 +93,12 @@ run_prep(int argc, char **argv, gboolean preparing)
     }
     if (!collect_addresses(&a, argc, argv, addrs, &domain_name, &error))
         goto out;
-    opts.sysfs_root = fp_host_sysfs_root(a.sysfs_root);
-    opts.run_dir = fp_claim_run_dir(a.run_dir);
+    opts.sysfs_root = fp_cli_pick(a.sysfs_root, "FASTPASS_SYSFS_ROOT", config->sysfs_root);
+    opts.run_dir = fp_cli_pick(a.run_dir, "FASTPASS_RUN_DIR", config->run_dir);
     opts.owner = a.owner ? a.owner : domain_name ? domain_name : preparing ? "cli" : NULL;
     opts.timeout_ms = a.timeout_ms;
     opts.max_workers = a.max_workers;
-    opts.mode = g_strcmp0(a.mode, "restore") == 0 ? FP_RELEASE_RESTORE : FP_RELEASE_WARM;
+    opts.mode = !a.mode ? config->release_mode : !strcmp(a.mode, "restore") ? FP_RELEASE_RESTORE : FP_RELEASE_WARM;
 
     report = preparing ? fp_prep_prepare((FpPciAddr *)addrs->data, addrs->len, &opts)
                        : fp_prep_release((FpPciAddr *)addrs->data, addrs->len, &opts);
@@ -114,6 +123,7 @@ out:
     g_free(a.owner);
     g_free(a.domain_xml);
     g_free(a.mode);
+    g_free(a.config);
     return rc;
 }
 

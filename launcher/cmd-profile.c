@@ -201,11 +201,10 @@ fp_cmd_profile(int argc, char **argv)
     g_autoptr(GOptionContext) ctx = g_option_context_new("DOMAIN-OR-XML  |  --direct [DOMAIN.xml | -- QEMU ARGS...]");
     g_autoptr(GError) error = NULL;
     g_autoptr(FpProfile) p = NULL;
-    g_autoptr(FpConfig) config = fp_config_new();
+    g_autoptr(FpConfig) config = NULL;
     g_autofree char *text = NULL;
     char **qemu_argv = NULL;
     int dashdash = -1, rc = FP_EXIT_OK;
-    gboolean exists;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_summary(ctx, "Start a domain and measure its creation time: QEMU exec -> first guest kernel\n"
@@ -242,9 +241,7 @@ fp_cmd_profile(int argc, char **argv)
         fp_cli_error("--append needs --svg FILE");
         return FP_EXIT_UNUSABLE;
     }
-    if (!config_path)
-        config_path = g_strdup(g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH);
-    if (!fp_config_load(config, config_path, &exists, &error)) {
+    if (!(config = fp_cli_config(config_path, &error))) {
         fp_cli_error("%s", error->message);
         return FP_EXIT_UNUSABLE;
     }

@@ -116,6 +116,20 @@ done
 check "race: 2 claimers won, 4 told there is no clean slot ($won/$lost)" [ $won = 2 ] && [ $lost = 4 ]
 check "race: the winners hold different slots" [ "$(cat "$work"/claim*.out | sort -u | wc -l)" = 2 ]
 check "race: status shows 2 claimed, 0 clean" [ "$(count "$D" claimed)/$(count "$D" clean)" = 2/0 ]
+# --- without --dir the pool is the configuration's pool_dir, the one the hook and wrapper use -----
+printf '{"pool_dir": "%s"}\n' "$D" > "$work/fastpass.json"
+check "config: status without --dir shows the configured pool" \
+  [ "$(FASTPASS_CONFIG=$work/fastpass.json "$fp" pool status --json | jq -r '.dir, .counts.claimed' | paste -sd/)" = "$D/2" ]
+check "config: --config FILE names it too" \
+  [ "$("$fp" pool status --config "$work/fastpass.json" --json | jq -r .dir)" = "$D" ]
+check "config: --dir still wins over it" \
+  [ "$(FASTPASS_CONFIG=$work/fastpass.json "$fp" pool status --dir "$work/huge" --json 2>/dev/null | jq -r .dir)" = "$work/huge" ]
+printf '{"pool_dir": "relative/pool"}\n' > "$work/bad.json"
+FASTPASS_CONFIG=$work/bad.json "$fp" pool release --owner "${uuids[0]}" >"$work/stdout" 2>"$work/stderr"; rc=$?
+check "bad config: exit 2, one line naming the key" [ $rc -eq 2 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ] \
+  && grep -qF '"pool_dir" must be an absolute path' "$work/stderr"
+check "bad config: nothing released" [ "$(count "$D" claimed)" = 2 ]
+
 for u in "${uuids[@]}"; do "$fp" pool release --dir "$D" --owner "$u"; done
 
 # --- drain gives back every hugepage the pool added ---------------------------------------------

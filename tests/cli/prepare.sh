@@ -75,6 +75,19 @@ rel --mode restore "${gpus[2]}" "${gpus[3]}" "${gpus[1]}" > /dev/null
 check "release restore of the rest: all on nvidia" \
   [ "$(drv ${gpus[1]}) $(drv ${gpus[2]}) $(drv ${gpus[3]})" = "nvidia nvidia nvidia" ]
 
+# Without options the CLI takes sysfs_root, run_dir and release_mode from the hook's configuration.
+printf '{"sysfs_root": "%s", "run_dir": "%s", "release_mode": "restore"}\n' "$sys" "$run" > "$work/fastpass.json"
+FASTPASS_CONFIG=$work/fastpass.json "$fp" prepare --owner vm3 "${gpus[3]}" > /dev/null; rc=$?
+check "config: prepare without options uses its sysfs_root and run_dir" \
+  [ $rc -eq 0 ] && [ "$(drv ${gpus[3]})" = vfio-pci ] && [ -e "$run/devices/${gpus[3]}.json" ]
+printf '{"run_dir": "%s", "device_timeout_ms": 0}\n' "$run" > "$work/bad.json"
+"$fp" release --config "$work/bad.json" --sysfs-root "$sys" --owner vm3 "${gpus[3]}" > "$work/out" 2> "$work/err"; rc=$?
+check "bad config: exit 2, one line naming the key" [ $rc -eq 2 ] && [ "$(wc -l < "$work/err")" -eq 1 ] \
+  && grep -qF '"device_timeout_ms" must be' "$work/err"
+check "bad config: device left as it was" [ "$(drv ${gpus[3]})" = vfio-pci ] && [ -e "$run/devices/${gpus[3]}.json" ]
+"$fp" release --config "$work/fastpass.json" --owner vm3 "${gpus[3]}" > /dev/null; rc=$?
+check "config: release follows its release_mode (restore)" [ $rc -eq 0 ] && [ "$(drv ${gpus[3]})" = nvidia ]
+
 rel "${gpus[0]}" > /dev/null 2> "$work/err"; rc=$?
 check "release of a device never prepared: exit 1" [ $rc -eq 1 ]
 check "release of a device never prepared: says so" grep -q "was not prepared by fastpass" "$work/err"
