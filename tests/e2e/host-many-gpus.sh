@@ -20,9 +20,10 @@ chmod 755 "$work"
 sys=$work/sys; run=$work/run; log=$work/hook.log
 hookdir=/etc/libvirt/hooks/qemu.d; installed=$hookdir/fastpass
 doms=()
+hook_free "$installed" || exit 1
 cleanup() {
   for d in "${doms[@]}"; do virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1; done
-  rm -f "$installed"
+  remove_hook "$installed"
   libvirtd_restart >/dev/null 2>&1
   fusermount3 -u -z "$sys" 2>/dev/null
   rm -rf "$work"
@@ -37,8 +38,7 @@ cat > "$work/fastpass.json" <<JSON
 { "sysfs_root": "$sys", "run_dir": "$run", "log_file": "$log", "release_mode": "warm",
   "device_timeout_ms": 10000, "hook_deadline_ms": 30000 }
 JSON
-mkdir -p "$hookdir"
-config_script "$work/fastpass.json" "$hook" "$installed"
+install_hook "$work/fastpass.json" "$hook" "$installed" || exit 1
 libvirtd_restart || exit 1
 
 make_domain() { # NAME DEVICES...

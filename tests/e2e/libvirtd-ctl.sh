@@ -18,6 +18,23 @@ libvirtd_restart() { # libvirt reads hooks only at daemon start
 # libvirt runs hooks and emulators with a clean environment: a two-line script names the
 # fastpass configuration and execs the real binary. usage: config_script CONFIG BINARY OUT
 config_script() {
-  printf '#!/bin/sh\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$1" "$2" > "$3"
+  printf '#!/bin/sh\n%s\nFASTPASS_CONFIG=%s exec %s "$@"\n' "$run_marker" "$1" "$2" > "$3"
   chmod 755 "$3"
+}
+# What a test or benchmark run installs carries this line: only such a file is replaced or
+# removed, never a hook the host had before (an operator's own fastpass install).
+run_marker='# installed by a fastpass test or benchmark run; removed when it ends'
+hook_free() { # PATH: fails, saying why, when PATH is a hook this host had before
+  if [ -e "$1" ] && ! grep -qxF "$run_marker" "$1" 2>/dev/null; then
+    echo "error: $1 is a hook this host already has (not one a fastpass run installed): left alone; run this on a host without it" >&2
+    return 1
+  fi
+}
+install_hook() { # CONFIG BINARY PATH
+  hook_free "$3" || return 1
+  mkdir -p "$(dirname "$3")"
+  config_script "$1" "$2" "$3"
+}
+remove_hook() { # PATH: removes it when a run installed it; fails when there was nothing to remove
+  [ -e "$1" ] && grep -qxF "$run_marker" "$1" 2>/dev/null && rm -f "$1"
 }

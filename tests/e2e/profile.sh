@@ -27,7 +27,7 @@ name=fp-e2e-profile
 cleanup() {
   virsh destroy $name >/dev/null 2>&1
   [ -n "${FASTPASS_E2E_KEEP:-}" ] && cp "$work"/*.json "$work"/*.svg "$FASTPASS_E2E_KEEP"/ 2>/dev/null
-  if [ -e "$installed" ]; then rm -f "$installed"; libvirtd_restart >/dev/null 2>&1; fi
+  remove_hook "$installed" && libvirtd_restart >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -88,8 +88,7 @@ check "chart parses as XML" xmllint --noout "$work/chart.svg"
 if [ -n "$wrapper" ] && [ -n "$hook" ]; then
   config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
   domain_xml "<emulator>$work/qemu</emulator>" > "$work/fast.xml"
-  mkdir -p "$(dirname "$installed")"
-  config_script "$work/fastpass.json" "$hook" "$installed"
+  install_hook "$work/fastpass.json" "$hook" "$installed"
   libvirtd_restart || exit 1
   FASTPASS_CONFIG=$work/fastpass.json "$fastpass" profile --repeat 2 --json --label fastpass \
     --svg "$work/chart.svg" --append "$work/fast.xml" > "$work/fast.json" 2> "$work/fast.err"; rc=$?
@@ -105,7 +104,7 @@ if [ -n "$wrapper" ] && [ -n "$hook" ]; then
     [ "$(jq '[.runs[0].phases | range(1; length) as $i | .[$i].start_ms >= .[$i-1].start_ms + .[$i-1].ms - 0.01] | all' "$work/fast.json")" = true ]
   check "appended chart parses, one row per configuration" \
     bash -c "xmllint --noout '$work/chart.svg' && [ \$(grep -c \"<g class='row'\" '$work/chart.svg') -eq 2 ]"
-  rm -f "$installed"; libvirtd_restart || exit 1
+  remove_hook "$installed"; libvirtd_restart || exit 1
 fi
 
 "$fastpass" profile-chart -o "$work/both.svg" --title "e2e" "$work/plain.json" "$work/plain.json" 2> "$work/chart.err"

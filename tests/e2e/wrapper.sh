@@ -17,17 +17,29 @@ fi
 work=$(mktemp -d /tmp/fastpass-wrapper.XXXXXX); chmod 755 "$work"
 run=$work/run
 installed=/etc/libvirt/hooks/qemu.d/fastpass
+hook_free "$installed" || exit 1
 cleanup() {
   virsh -q -c qemu:///system destroy fp-e2e-wrapper >/dev/null 2>&1
-  rm -f "$installed"; libvirtd_restart >/dev/null 2>&1; rm -rf "$work"
+  remove_hook "$installed"; libvirtd_restart >/dev/null 2>&1; rm -rf "$work"
 }
 trap cleanup EXIT
 virsh() { command virsh -q -c qemu:///system "$@"; }
 
+# A hook the host already has is never replaced or removed, by the tests or the benchmark.
+mkdir -p "$(dirname "$installed")"
+printf '#!/bin/sh\n# the host operator'"'"'s own hook\nexit 0\n' > "$installed"; cp "$installed" "$work/own-hook"
+"$src/bench/creation-time" --out "$work/bench" > /dev/null 2> "$work/bench.err"; rc=$?
+check "benchmark with the host's own hook in place: exit 1, says why" \
+  [ $rc -eq 1 ] && grep -qF "$installed is a hook this host already has" "$work/bench.err"
+check "benchmark: the host's hook untouched, nothing made" cmp -s "$installed" "$work/own-hook" && [ ! -e "$work/bench" ]
+install_hook "$work/fastpass.json" "$hook" "$installed" 2>/dev/null; rc=$?
+remove_hook "$installed"
+check "install_hook refuses it, remove_hook leaves it" [ $rc -eq 1 ] && cmp -s "$installed" "$work/own-hook"
+rm -f "$installed"
+
 printf '{"run_dir": "%s", "log_file": "%s/hook.log"}\n' "$run" "$work" > "$work/fastpass.json"
 chmod 644 "$work/fastpass.json"
-mkdir -p "$(dirname "$installed")"
-config_script "$work/fastpass.json" "$hook" "$installed"
+install_hook "$work/fastpass.json" "$hook" "$installed" || exit 1
 # libvirt gives QEMU a clean environment: the <emulator> is a two-line script naming the config.
 config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
 libvirtd_restart || exit 1
