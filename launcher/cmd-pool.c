@@ -17,7 +17,7 @@
 typedef struct {
     char *dir, *sysfs_root, *proc_root, *size_text, *owner, *config;
     gint64 reserve_pages;
-    gint count, keep, node, interval;
+    gint count, keep, node, interval, stale_after;
     gboolean json, no_grow;
     guint64 size;
 } PoolArgs;
@@ -34,6 +34,7 @@ static const struct {
     {"claim",
      "claim a clean slot of --size for --owner UUID and print its path (what the hook does)"},
     {"release", "hand back the slots of --owner UUID as dirty (what the hook does)"},
+    {"reclaim", "turn claims no process uses, older than --stale-after, dirty (serve does it too)"},
 };
 
 static void
@@ -214,13 +215,31 @@ run_scrub(const PoolArgs *a)
 {
     FpPoolOptions o = options(a);
     g_autoptr(GError) error = NULL;
-    guint n = 0;
+    guint n = 0, busy = 0;
 
-    if (!fp_pool_scrub(&o, &n, &error)) {
+    if (!fp_pool_scrub(&o, &n, &busy, &error)) {
         fp_cli_error("%s", error->message);
         return exit_code(error);
     }
     printf("scrubbed %u slot%s\n", n, n == 1 ? "" : "s");
+    if (busy)
+        printf("left %u dirty slot%s: still mapped or open by a process (scrubbed once free)\n",
+               busy, busy == 1 ? "" : "s");
+    return FP_EXIT_OK;
+}
+
+static int
+run_reclaim(const PoolArgs *a)
+{
+    FpPoolOptions o = options(a);
+    g_autoptr(GError) error = NULL;
+    guint n = 0;
+
+    if (!fp_pool_reclaim_stale(&o, (guint)a->stale_after, &n, &error)) {
+        fp_cli_error("%s", error->message);
+        return exit_code(error);
+    }
+    printf("reclaimed %u slot%s\n", n, n == 1 ? "" : "s");
     return FP_EXIT_OK;
 }
 
@@ -325,9 +344,16 @@ run_serve(const PoolArgs *a)
          a->interval);
     for (;;) {
         struct timespec wait = {.tv_sec = a->interval};
-        guint scrubbed = 0, clean, made = 0;
+        guint scrubbed = 0, busy = 0, reclaimed = 0, clean, made = 0;
 
-        if (!fp_pool_scrub(&o, &scrubbed, &error)) {
+        if (!fp_pool_reclaim_stale(&o, (guint)a->stale_after, &reclaimed, &error)) {
+            warn_once(&last_scrub, error->message);
+            g_clear_error(&error);
+        }
+        if (reclaimed)
+            info("reclaimed %u claimed slot%s no process used for %d s", reclaimed,
+                 reclaimed == 1 ? "" : "s", a->stale_after);
+        if (!fp_pool_scrub(&o, &scrubbed, &busy, &error)) {
             warn_once(&last_scrub, error->message);
             g_clear_error(&error);
         } else {
@@ -335,6 +361,9 @@ run_serve(const PoolArgs *a)
         }
         if (scrubbed)
             info("scrubbed %u slot%s", scrubbed, scrubbed == 1 ? "" : "s");
+        if (busy)
+            info("%u dirty slot%s still mapped or open by a process: scrubbed once free", busy,
+                 busy == 1 ? "" : "s");
         clean = clean_slots(&o, a, &error);
         if (error) {
             warn_once(&last_fill, error->message);
@@ -366,7 +395,7 @@ run_serve(const PoolArgs *a)
 static int
 run_sub(const char *sub, int argc, char **argv)
 {
-    PoolArgs a = {.node = -1, .interval = 5, .count = -1, .keep = -1};
+    PoolArgs a = {.node = -1, .interval = 5, .count = -1, .keep = -1, .stale_after = 600};
     /* Which subcommands take which option ("*": all), so each one's --help shows its own. */
     const struct {
         const char *subs;
@@ -396,6 +425,10 @@ run_sub(const char *sub, int argc, char **argv)
         {"serve",
          {"interval", 0, 0, G_OPTION_ARG_INT, &a.interval, "Seconds between rounds (default 5)",
           "SECONDS"}},
+        {"serve reclaim",
+         {"stale-after", 0, 0, G_OPTION_ARG_INT, &a.stale_after,
+          "A claim no process maps or holds open is stale after this many seconds (default 600)",
+          "SECONDS"}},
         {"fill serve",
          {"no-grow", 0, 0, G_OPTION_ARG_NONE, &a.no_grow,
           "Use free hugepages only, never raise nr_hugepages", NULL}},
@@ -405,7 +438,7 @@ run_sub(const char *sub, int argc, char **argv)
         {"fill serve scrub drain status",
          {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root,
           "sysfs under DIR (default $FASTPASS_SYSFS_ROOT or /sys)", "DIR"}},
-        {"fill serve scrub drain",
+        {"fill serve scrub drain reclaim",
          {"proc-root", 0, 0, G_OPTION_ARG_FILENAME, &a.proc_root,
           "procfs under DIR (default /proc)", "DIR"}},
     };
@@ -470,6 +503,10 @@ run_sub(const char *sub, int argc, char **argv)
                     "serve needs --keep 0..100000 and --interval 1..86400");
         goto out;
     }
+    if (a.stale_after < 0) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--stale-after must be >= 0 seconds");
+        goto out;
+    }
     if ((!strcmp(sub, "claim") || !strcmp(sub, "release")) && !fp_pool_owner_valid(a.owner)) {
         g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "%s needs --owner UUID (got '%s')", sub,
                     a.owner ? a.owner : "");
@@ -487,6 +524,8 @@ run_sub(const char *sub, int argc, char **argv)
         rc = run_serve(&a);
     else if (!strcmp(sub, "claim"))
         rc = run_claim(&a);
+    else if (!strcmp(sub, "reclaim"))
+        rc = run_reclaim(&a);
     else
         rc = run_release(&a);
 

@@ -278,17 +278,36 @@ note_failure(GString *failures, guint *failed, const GError *e)
         g_string_append(failures, e->message);
 }
 
+/* A process that maps or holds open one of the slot's files L; 0: none. */
+static int
+slot_user(Pool *p, GPtrArray *l)
+{
+    int user = 0;
+
+    for (guint i = 0; i < l->len && !user; i++) {
+        struct stat st;
+
+        if (fstatat(p->dfd, ((PoolEntry *)g_ptr_array_index(l, i))->name, &st,
+                    AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode))
+            user = pool_file_user(pool_proc_root(p->o), &st);
+    }
+    return user;
+}
+
 gboolean
-fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error)
+fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **error)
 {
     Pool p;
     g_autoptr(GPtrArray) groups = NULL;
     g_autoptr(GString) failures = g_string_new(NULL);
     gboolean absent;
-    guint done = 0, failed = 0;
+    guint done = 0, failed = 0, in_use = 0;
 
     if (scrubbed)
         *scrubbed = 0;
+    if (busy)
+        *busy = 0;
     if (!pool_begin(&p, o, FALSE, &absent, error)) {
         pool_close(&p);
         return absent;
@@ -317,6 +336,10 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error)
                 remove_entry(&p, ((PoolEntry *)g_ptr_array_index(dirty, i))->name);
             continue;
         }
+        if (slot_user(&p, dirty)) {
+            in_use++;
+            continue;
+        }
         {
             g_autoptr(GError) e = NULL;
 
@@ -329,6 +352,8 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error)
     pool_close(&p);
     if (scrubbed)
         *scrubbed = done;
+    if (busy)
+        *busy = in_use;
     if (failed) {
         g_set_error(error, FP_ERROR, FP_ERROR_HOST, "scrubbed %u slots; %u could not be: %s%s",
                     done, failed, failures->str, failed > 1 ? " (and more)" : "");
@@ -398,5 +423,40 @@ fp_pool_drain(const FpPoolOptions *o, GError **error)
                     failed > 1 ? " (and more)" : "");
         return FALSE;
     }
+    return TRUE;
+}
+
+gboolean
+fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, GError **error)
+{
+    Pool p;
+    gboolean absent;
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    guint n = 0;
+
+    if (reclaimed)
+        *reclaimed = 0;
+    if (!pool_begin(&p, o, FALSE, &absent, error)) {
+        pool_close(&p);
+        return absent;
+    }
+    for (guint i = 0; i < p.entries->len; i++) {
+        const PoolEntry *e = g_ptr_array_index(p.entries, i);
+        g_autofree char *to = NULL;
+        struct stat st;
+
+        /* The claim's rename (and its chown) set ctime: the age of the claim. */
+        if (e->nstate != POOL_NAME_CLAIMED ||
+            fstatat(p.dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            now - (gint64)st.st_ctime < (gint64)after_s || pool_file_user(pool_proc_root(o), &st))
+            continue;
+        /* mv $SLOT.claimed.$UUID $SLOT.dirty   (a release racing us renames it first: fine) */
+        to = g_strdup_printf("%s.dirty", e->base);
+        if (pool_rename(p.dfd, p.dir, e->name, to, FALSE, NULL))
+            n++;
+    }
+    pool_close(&p);
+    if (reclaimed)
+        *reclaimed = n;
     return TRUE;
 }

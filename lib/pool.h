@@ -57,8 +57,15 @@ char *fp_pool_claimed_path(const FpPoolOptions *o, const char *owner, guint64 si
 gboolean fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error);
 /* Every dirty, scrubbing or unrecognised slot -> pages freed, re-allocated (the kernel zeroes
  * them) into a new file, a sample verified zero -> clean. A slot that cannot get its pages back
- * is removed (its added hugepages given back) and reported. *SCRUBBED: slots made clean. */
-gboolean fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, GError **error);
+ * is removed (its added hugepages given back) and reported. A slot some process still maps or
+ * holds open (a guest still running on it) is left dirty for a later scrub: its pages are never
+ * pulled from under it. *SCRUBBED: slots made clean; *BUSY: slots left for that reason. */
+gboolean fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **error);
+/* Claims nobody uses: a claimed slot that no process maps or holds open, claimed more than
+ * AFTER_S seconds ago (its domain never started, or its release never came) -> dirty, to be
+ * scrubbed. *RECLAIMED: how many. */
+gboolean fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed,
+                               GError **error);
 /* Removes every slot not claimed and gives back the hugepages the pool added for them. */
 gboolean fp_pool_drain(const FpPoolOptions *o, GError **error);
 /* FpSlot*, sorted by id; an odd slot is reported with its problem. An absent DIR whose parent is

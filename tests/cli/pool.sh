@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fastpass pool on a real hugetlbfs mount made here: bad input, the claim/release/scrub cycle
 # read back from `status --json`, claimers racing as separate processes, a pool that cannot
-# fill, `serve` keeping the pool stocked and stopping on SIGTERM, and every hugepage given back.
+# fill, `serve` keeping the pool stocked and stopping on SIGTERM, a slot a real QEMU maps (never
+# scrubbed under it) and stale claims taken back, and every hugepage given back.
 # usage: pool.sh FASTPASS [SOURCE_DIR]
 set -u
 fp=$1; src=${2:-}
@@ -13,9 +14,10 @@ nr_file=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 nr0=$(cat $nr_file)
 work=$(mktemp -d)
 mounts=()
-serve_pid=
+serve_pid=; qemu_pid=
 cleanup() {
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
   for m in "${mounts[@]}"; do
     for d in "$m"/*/; do [ -d "$d" ] && "$fp" pool drain --dir "${d%/}" >/dev/null 2>&1; done
     umount -l "$m" 2>/dev/null
@@ -135,6 +137,49 @@ for u in "${uuids[@]}"; do "$fp" pool release --dir "$D" --owner "$u"; done
 # --- drain gives back every hugepage the pool added ---------------------------------------------
 "$fp" pool drain --dir "$D" >/dev/null; rc=$?
 check "drain: exit 0, no slot left" [ $rc -eq 0 ] && [ -z "$(ls -A "$D")" ]
+
+# --- a slot a process still uses: a real QEMU maps it (as a guest's RAM) -------------------------
+# Scrub never pulls the pages from under a running guest; a claim nobody uses is taken back.
+qemu=$(command -v qemu-system-x86_64)
+if [ -z "$qemu" ]; then
+  echo "     (no qemu-system-x86_64: slot-in-use checks skipped)"
+else
+  "$fp" pool fill --dir "$D" --size 4M --count 1 >/dev/null
+  p=$("$fp" pool claim --dir "$D" --size 4M --owner $U1)
+  "$qemu" -machine none -nodefaults -display none -S \
+    -object "memory-backend-file,id=ram,size=4M,mem-path=$p,share=on,prealloc=on" & qemu_pid=$!
+  ino=$(stat -c %i "$p")
+  for _ in $(seq 1 100); do grep -q " $ino " /proc/$qemu_pid/maps 2>/dev/null && break; sleep 0.1; done
+  check "in use: QEMU maps the claimed slot" grep -q " $ino " /proc/$qemu_pid/maps
+  out=$("$fp" pool reclaim --dir "$D" --stale-after 0); rc=$?
+  check "in use: reclaim leaves a mapped claim ($out)" [ $rc -eq 0 ] && [ "$out" = "reclaimed 0 slots" ] \
+    && [ "$(count "$D" claimed)" = 1 ]
+  "$fp" pool release --dir "$D" --owner $U1
+  out=$("$fp" pool scrub --dir "$D"); rc=$?
+  check "in use: scrub leaves a dirty slot QEMU still maps, and says so" [ $rc -eq 0 ] \
+    && [ "$out" = "scrubbed 0 slots
+left 1 dirty slot: still mapped or open by a process (scrubbed once free)" ] && [ "$(count "$D" dirty)" = 1 ]
+  check "in use: the guest's pages are still there" [ "$(stat -c %b "$(ls "$D"/*.dirty)")" -ge 8192 ]
+  kill $qemu_pid; wait $qemu_pid 2>/dev/null; qemu_pid=
+  out=$("$fp" pool scrub --dir "$D"); rc=$?
+  check "in use: once QEMU is gone, scrubbed clean" [ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot" ] \
+    && [ "$(count "$D" clean)" = 1 ]
+
+  p=$("$fp" pool claim --dir "$D" --size 4M --owner $U2)
+  out=$("$fp" pool reclaim --dir "$D" --stale-after 3600)
+  check "stale claim: one made just now is kept ($out)" [ "$out" = "reclaimed 0 slots" ] && [ -e "$p" ]
+  exec {held}<"$p"
+  out=$("$fp" pool reclaim --dir "$D" --stale-after 0)
+  check "stale claim: one a process holds open is kept ($out)" [ "$out" = "reclaimed 0 slots" ] && [ -e "$p" ]
+  exec {held}<&-
+  out=$("$fp" pool reclaim --dir "$D" --stale-after 0)
+  check "stale claim: one nobody uses is taken back, dirty ($out)" [ "$out" = "reclaimed 1 slot" ] \
+    && [ "$(count "$D" claimed)/$(count "$D" dirty)" = 0/1 ]
+  "$fp" pool reclaim --dir "$D" --stale-after -1 >"$work/stdout" 2>"$work/stderr"; rc=$?
+  check "stale claim: --stale-after -1 refused" [ $rc -eq 2 ] && grep -q "stale-after must be >= 0" "$work/stderr"
+  "$fp" pool drain --dir "$D" >/dev/null
+  check "in use: drained" [ -z "$(ls -A "$D")" ]
+fi
 
 # --- capacity: an 8 MiB mount cannot hold three 4 MiB slots --------------------------------------
 mount_huge "$work/small" 8M

@@ -347,12 +347,12 @@ test_cycle(Fixture *f, gconstpointer data)
     /* Releasing what one does not hold is fine (the hook releases every domain). */
     g_assert_true(fp_pool_release(&f->o, owner[0], &error));
 
-    g_assert_true(fp_pool_scrub(&f->o, &scrubbed, &error));
+    g_assert_true(fp_pool_scrub(&f->o, &scrubbed, NULL, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(scrubbed, ==, 1);
     g_free(st), st = states(&f->o);
     g_assert_cmpstr(st, ==, "slot-0001 clean, slot-0002 clean");
-    g_assert_true(fp_pool_scrub(&f->o, &scrubbed, &error));
+    g_assert_true(fp_pool_scrub(&f->o, &scrubbed, NULL, &error));
     g_assert_cmpuint(scrubbed, ==, 0);
     g_assert_cmpuint(files_in(f->dir), ==, 2);
 }
@@ -403,7 +403,7 @@ test_pattern_then_zeros(Fixture *f, gconstpointer data)
     st = states(&f->o);
     g_assert_cmpstr(st, ==, "slot-0001 dirty, slot-0002 claimed");
 
-    g_assert_true(fp_pool_scrub(&f->o, &scrubbed, &error));
+    g_assert_true(fp_pool_scrub(&f->o, &scrubbed, NULL, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(scrubbed, ==, 1);
     c = fp_pool_claim(&f->o, -1, size, owner[2], &error);
@@ -655,11 +655,11 @@ test_fault(Fixture *f, gconstpointer data)
     g_assert_null(fp_pool_claimed_path(&f->o, owner[1], 0));
 
     if (c->scrub_error) {
-        g_assert_false(fp_pool_scrub(&f->o, &scrubbed, &error));
+        g_assert_false(fp_pool_scrub(&f->o, &scrubbed, NULL, &error));
         assert_contains(MSG(error), c->scrub_error);
         g_clear_error(&error);
     } else {
-        g_assert_true(fp_pool_scrub(&f->o, &scrubbed, &error));
+        g_assert_true(fp_pool_scrub(&f->o, &scrubbed, NULL, &error));
         g_assert_no_error(error);
     }
     g_assert_cmpuint(scrubbed, ==, c->want_scrubbed);
@@ -805,7 +805,7 @@ test_not_hugetlbfs(Fixture *f, gconstpointer data)
     EXPECT_FAIL(fp_pool_fill(&o, -1, 4 * MIB, 1, &error));
     EXPECT_FAIL(fp_pool_claim(&o, -1, 4 * MIB, owner[0], &error) != NULL);
     EXPECT_FAIL(fp_pool_list(&o, &error) != NULL);
-    EXPECT_FAIL(fp_pool_scrub(&o, &n, &error));
+    EXPECT_FAIL(fp_pool_scrub(&o, &n, NULL, &error));
     EXPECT_FAIL(fp_pool_drain(&o, &error));
     EXPECT_FAIL(fp_pool_release(&o, owner[0], &error));
 #undef EXPECT_FAIL
@@ -920,7 +920,7 @@ test_absent_pool(Fixture *f, gconstpointer data)
     g_assert_null(s);
     assert_contains(MSG(error), "has not been filled");
     g_clear_error(&error);
-    g_assert_true(fp_pool_scrub(&f->o, &n, &error));
+    g_assert_true(fp_pool_scrub(&f->o, &n, NULL, &error));
     g_assert_cmpuint(n, ==, 0);
     g_assert_true(fp_pool_drain(&f->o, &error));
     g_assert_true(fp_pool_release(&f->o, owner[0], &error));
@@ -1094,7 +1094,7 @@ test_capacity_scrub_cannot_refill(Fixture *f, gconstpointer data)
     /* Now the host wants more in reserve than is free, and the pool may not grow. */
     f->o.no_grow = TRUE;
     f->o.reserve_pages = available() + 100;
-    g_assert_false(fp_pool_scrub(&f->o, &scrubbed, &error));
+    g_assert_false(fp_pool_scrub(&f->o, &scrubbed, NULL, &error));
     g_assert_error(error, FP_ERROR, FP_ERROR_HOST);
     assert_contains(MSG(error), "scrubbed 0 slots; 1 could not be: slot-0001 removed: ");
     assert_contains(MSG(error), "raising nr_hugepages is off");
