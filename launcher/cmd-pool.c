@@ -406,7 +406,8 @@ run_sub(const char *sub, int argc, char **argv)
           "The pool: a directory on hugetlbfs (default: the configuration's pool_dir)", "DIR"}},
         {"*",
          {"config", 0, 0, G_OPTION_ARG_FILENAME, &a.config,
-          "Defaults from this configuration (default $FASTPASS_CONFIG, else " FP_CONFIG_DEFAULT_PATH ")",
+          "Defaults from this configuration (default $FASTPASS_CONFIG, else " FP_CONFIG_DEFAULT_PATH
+          ")",
           "FILE"}},
         {"fill serve scrub",
          {"reserve-pages", 0, 0, G_OPTION_ARG_INT64, &a.reserve_pages,
