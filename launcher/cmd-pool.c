@@ -329,6 +329,7 @@ run_serve(const PoolArgs *a)
     g_autoptr(GError) error = NULL;
     guint64 page_kib;
     sigset_t stop;
+    gint64 next_reclaim = 0;
     int sig;
 
     /* Taken synchronously between steps: a step (one slot's fallocate) is never cut in half. */
@@ -346,9 +347,14 @@ run_serve(const PoolArgs *a)
         struct timespec wait = {.tv_sec = a->interval};
         guint scrubbed = 0, busy = 0, reclaimed = 0, clean, made = 0;
 
-        if (!fp_pool_reclaim_stale(&o, (guint)a->stale_after, &reclaimed, &error)) {
-            warn_once(&last_scrub, error->message);
-            g_clear_error(&error);
+        /* A pass over every process's maps: a few times per --stale-after, not every round. */
+        if (g_get_monotonic_time() >= next_reclaim) {
+            next_reclaim = g_get_monotonic_time() +
+                           (gint64)MAX(a->interval, a->stale_after / 4) * G_USEC_PER_SEC;
+            if (!fp_pool_reclaim_stale(&o, (guint)a->stale_after, &reclaimed, &error)) {
+                warn_once(&last_scrub, error->message);
+                g_clear_error(&error);
+            }
         }
         if (reclaimed)
             info("reclaimed %u claimed slot%s no process used for %d s", reclaimed,

@@ -278,21 +278,54 @@ note_failure(GString *failures, guint *failed, const GError *e)
         g_string_append(failures, e->message);
 }
 
-/* A process that maps or holds open one of the slot's files L; 0: none. */
-static int
-slot_user(Pool *p, GPtrArray *l)
+typedef gboolean (*EntryFilter)(const PoolEntry *e, const struct stat *st, gpointer data);
+
+/* PoolEntry* -> pid of a process that maps or holds open its file, for the entries KEEP accepts:
+ * one pass over procfs, and none at all when KEEP accepts nothing. */
+static GHashTable *
+entry_users(Pool *p, EntryFilter keep, gpointer data)
 {
-    int user = 0;
+    GHashTable *users = g_hash_table_new(NULL, NULL);
+    g_autoptr(GArray) st = g_array_new(FALSE, FALSE, sizeof(struct stat));
+    g_autoptr(GPtrArray) asked = g_ptr_array_new();
+    g_autofree int *user = NULL;
 
-    for (guint i = 0; i < l->len && !user; i++) {
-        struct stat st;
+    for (guint i = 0; i < p->entries->len; i++) {
+        PoolEntry *e = g_ptr_array_index(p->entries, i);
+        struct stat one;
 
-        if (fstatat(p->dfd, ((PoolEntry *)g_ptr_array_index(l, i))->name, &st,
-                    AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode))
-            user = pool_file_user(pool_proc_root(p->o), &st);
+        if (fstatat(p->dfd, e->name, &one, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(one.st_mode) &&
+            keep(e, &one, data)) {
+            g_array_append_val(st, one);
+            g_ptr_array_add(asked, e);
+        }
     }
-    return user;
+    if (!asked->len)
+        return users;
+    user = g_new0(int, asked->len);
+    pool_file_users(pool_proc_root(p->o), (struct stat *)(void *)st->data, asked->len, user);
+    for (guint i = 0; i < asked->len; i++) {
+        if (user[i])
+            g_hash_table_insert(users, g_ptr_array_index(asked, i), GINT_TO_POINTER(user[i]));
+    }
+    return users;
+}
+
+static gboolean
+to_scrub(const PoolEntry *e, const struct stat *st, gpointer data)
+{
+    return e->nstate != POOL_NAME_CLEAN && e->nstate != POOL_NAME_CLAIMED;
+}
+
+/* TRUE when a process maps or holds open one of the slot's files L. */
+static gboolean
+slot_in_use(GHashTable *users, GPtrArray *l)
+{
+    for (guint i = 0; i < l->len; i++) {
+        if (g_hash_table_contains(users, g_ptr_array_index(l, i)))
+            return TRUE;
+    }
+    return FALSE;
 }
 
 gboolean
@@ -300,6 +333,7 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **err
 {
     Pool p;
     g_autoptr(GPtrArray) groups = NULL;
+    g_autoptr(GHashTable) users = NULL;
     g_autoptr(GString) failures = g_string_new(NULL);
     gboolean absent;
     guint done = 0, failed = 0, in_use = 0;
@@ -312,6 +346,8 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **err
         pool_close(&p);
         return absent;
     }
+    /* Who uses the files that may be scrubbed: one pass over procfs. */
+    users = entry_users(&p, to_scrub, NULL);
     groups = group_by_slot(&p);
     for (guint g = 0; g < groups->len; g++) {
         GPtrArray *l = g_ptr_array_index(groups, g);
@@ -336,7 +372,7 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **err
                 remove_entry(&p, ((PoolEntry *)g_ptr_array_index(dirty, i))->name);
             continue;
         }
-        if (slot_user(&p, dirty)) {
+        if (slot_in_use(users, dirty)) {
             in_use++;
             continue;
         }
@@ -426,12 +462,20 @@ fp_pool_drain(const FpPoolOptions *o, GError **error)
     return TRUE;
 }
 
+static gboolean
+claimed_before(const PoolEntry *e, const struct stat *st, gpointer data)
+{
+    /* The claim's rename (and its chown) set ctime: the age of the claim. */
+    return e->nstate == POOL_NAME_CLAIMED && (gint64)st->st_ctime <= *(gint64 *)data;
+}
+
 gboolean
 fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, GError **error)
 {
     Pool p;
+    g_autoptr(GHashTable) users = NULL;
     gboolean absent;
-    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    gint64 before = g_get_real_time() / G_USEC_PER_SEC - (gint64)after_s;
     guint n = 0;
 
     if (reclaimed)
@@ -440,15 +484,15 @@ fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, G
         pool_close(&p);
         return absent;
     }
+    users = entry_users(&p, claimed_before, &before);
     for (guint i = 0; i < p.entries->len; i++) {
         const PoolEntry *e = g_ptr_array_index(p.entries, i);
         g_autofree char *to = NULL;
         struct stat st;
 
-        /* The claim's rename (and its chown) set ctime: the age of the claim. */
-        if (e->nstate != POOL_NAME_CLAIMED ||
-            fstatat(p.dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-            now - (gint64)st.st_ctime < (gint64)after_s || pool_file_user(pool_proc_root(o), &st))
+        if (e->nstate != POOL_NAME_CLAIMED || g_hash_table_contains(users, e) ||
+            fstatat(p.dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !claimed_before(e, &st, &before))
             continue;
         /* mv $SLOT.claimed.$UUID $SLOT.dirty   (a release racing us renames it first: fine) */
         to = g_strdup_printf("%s.dirty", e->base);

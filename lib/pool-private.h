@@ -72,8 +72,8 @@ gboolean pool_mem_punch(int fd, guint64 len, GError **error);
 /* Maps FD and checks that a sample of its pages (first, last, random) reads all zeros; *NODE is
  * the NUMA node of its first and last pages (-1 when they differ or it cannot tell). */
 gboolean pool_mem_verify_zero(int fd, guint64 size, guint64 page_bytes, int *node, GError **error);
-/* A process (not this one) that maps or holds open the file of ST, found under PROC_ROOT by
- * device and inode; 0 when none. */
-int pool_file_user(const char *proc_root, const struct stat *st);
+/* For each of the N files ST[] (by device and inode), a process (not this one) under PROC_ROOT
+ * that maps or holds it open: USER[i], 0 when none. One pass over the processes. */
+void pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user);
 /* "ext4", "tmpfs", ... for a statfs f_type; "an unknown filesystem" otherwise. */
 const char *pool_fs_name(long f_type);

@@ -13,74 +13,78 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* TRUE when a line of /proc/PID/maps ("addr perms offset MM:mm inode path") is the file. */
-static gboolean
-maps_line_is(const char *line, unsigned int maj, unsigned int min, guint64 ino)
-{
-    unsigned int lmaj, lmin;
-    unsigned long long lino;
-
-    return sscanf(line, "%*s %*s %*s %x:%x %llu", &lmaj, &lmin, &lino) == 3 && lmaj == maj &&
-           lmin == min && lino == ino && ino != 0;
-}
-
-static gboolean
-maps_file(int pid_dfd, const struct stat *st)
+/* Marks in USER[i] (0: not yet) PID for each file of ST[] (N of them) that a line of
+ * /proc/PID/maps ("addr perms offset MM:mm inode path") maps. */
+static void
+scan_maps(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
 {
     char line[4096];
-    gboolean found = FALSE;
     int fd = openat(pid_dfd, "maps", O_RDONLY | O_CLOEXEC);
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 
     if (!f) {
         if (fd >= 0)
             close(fd);
-        return FALSE;
+        return;
     }
-    while (!found && fgets(line, sizeof line, f))
-        found = maps_line_is(line, major(st->st_dev), minor(st->st_dev), (guint64)st->st_ino);
+    while (fgets(line, sizeof line, f)) {
+        unsigned int maj, min;
+        unsigned long long ino;
+
+        if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) != 3 || !ino)
+            continue;
+        for (guint i = 0; i < n; i++) {
+            if (!user[i] && ino == (unsigned long long)st[i].st_ino && maj == major(st[i].st_dev) &&
+                min == minor(st[i].st_dev))
+                user[i] = pid;
+        }
+    }
     fclose(f);
-    return found;
 }
 
-static gboolean
-holds_file(int pid_dfd, const struct stat *st)
+/* The same for the files PID holds open. */
+static void
+scan_fds(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
 {
     int fd_dfd = openat(pid_dfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd_dfd >= 0 ? fdopendir(fd_dfd) : NULL;
     struct dirent *de;
-    gboolean found = FALSE;
 
     if (!d) {
         if (fd_dfd >= 0)
             close(fd_dfd);
-        return FALSE;
+        return;
     }
-    while (!found && (de = readdir(d))) {
+    while ((de = readdir(d))) {
         struct stat target;
 
         /* Following the link stats the open file itself, wherever it is named now. */
-        found = de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &target, 0) == 0 &&
-                target.st_dev == st->st_dev && target.st_ino == st->st_ino;
+        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &target, 0) < 0)
+            continue;
+        for (guint i = 0; i < n; i++) {
+            if (!user[i] && target.st_dev == st[i].st_dev && target.st_ino == st[i].st_ino)
+                user[i] = pid;
+        }
     }
     closedir(d);
-    return found;
 }
 
-int
-pool_file_user(const char *proc_root, const struct stat *st)
+void
+pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user)
 {
     int proc_dfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = proc_dfd >= 0 ? fdopendir(proc_dfd) : NULL;
     struct dirent *de;
-    int user = 0, self = (int)getpid();
+    int self = (int)getpid();
 
+    memset(user, 0, n * sizeof *user);
     if (!d) {
         if (proc_dfd >= 0)
             close(proc_dfd);
-        return 0;
+        return;
     }
-    while (!user && (de = readdir(d))) {
+    /* One pass over the processes, however many files are asked about. */
+    while ((de = readdir(d))) {
         guint64 pid;
         int pid_dfd;
 
@@ -90,10 +94,9 @@ pool_file_user(const char *proc_root, const struct stat *st)
         pid_dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pid_dfd < 0)
             continue; /* gone meanwhile */
-        if (maps_file(pid_dfd, st) || holds_file(pid_dfd, st))
-            user = (int)pid;
+        scan_maps(pid_dfd, (int)pid, st, n, user);
+        scan_fds(pid_dfd, (int)pid, st, n, user);
         close(pid_dfd);
     }
     closedir(d);
-    return user;
 }
