@@ -41,18 +41,17 @@ done
 
 # prepare begin / release end with a healthy device.
 run_hook vm1 prepare begin - < "$work/vm1.xml" > "$work/out" 2>&1; rc=$?
-check "prepare begin: exit 0, device on vfio-pci" [ $rc -eq 0 ] && [ "$(drv 0000:01:00.0)" = vfio-pci ]
+[ $rc -eq 0 ] && [ "$(drv 0000:01:00.0)" = vfio-pci ]; verdict "prepare begin: exit 0, device on vfio-pci"
 check "prepare begin: every log line names the domain" bash -c "! grep -v 'fastpass\[vm1\]' '$work/hook.log' | grep -q ."
 run_hook vm1 release end - < "$work/vm1.xml" > /dev/null 2>&1; rc=$?
-check "release end: exit 0, kept warm on vfio-pci" [ $rc -eq 0 ] && [ "$(drv 0000:01:00.0)" = vfio-pci ]
+[ $rc -eq 0 ] && [ "$(drv 0000:01:00.0)" = vfio-pci ]; verdict "release end: exit 0, kept warm on vfio-pci"
 
 # A device another domain holds: refused with one line, nothing changed.
 run_hook vm1 prepare begin - < "$work/vm1.xml" > /dev/null 2>&1
 domain vm2 0000:01:00.0 > "$work/vm2.xml"
 run_hook vm2 prepare begin - < "$work/vm2.xml" > "$work/out" 2> "$work/err"; rc=$?
 check "device held by another domain: exit 1" [ $rc -eq 1 ]
-check "device held by another domain: one stderr line naming the holder" \
-  [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "0000:01:00.0 is in use by domain vm1" "$work/err"
+[ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "0000:01:00.0 is in use by domain vm1" "$work/err"; verdict "device held by another domain: one stderr line naming the holder"
 run_hook vm1 release end - < "$work/vm1.xml" > /dev/null 2>&1
 
 # A hung reset: bounded by the deadline, and nothing keeps libvirt's pipe open afterwards.
@@ -99,6 +98,6 @@ check "restore begin: XML out is not empty" [ -s "$work/xml" ]
 check "restore begin: host-side rules applied (hugepages)" grep -q "<hugepages>" "$work/xml"
 check "restore begin: guest-visible devices untouched" grep -q "<memballoon model='virtio'/>" "$work/xml"
 run_hook vm6 migrate begin - < <(echo "not xml") > "$work/xml" 2>/dev/null; rc=$?
-check "migrate begin with unparsable XML: exit 0, input passed on" [ $rc -eq 0 ] && [ "$(cat "$work/xml")" = "not xml" ]
+[ $rc -eq 0 ] && [ "$(cat "$work/xml")" = "not xml" ]; verdict "migrate begin with unparsable XML: exit 0, input passed on"
 
 finish

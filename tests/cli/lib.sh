@@ -7,6 +7,10 @@ check() { # NAME COMMAND...: passes when COMMAND succeeds
   local name=$1; shift
   if "$@"; then ok "$name"; else fail "$name"; fi
 }
+# verdict NAME: passes when the command list just before it succeeded. For checks of several
+# conditions: `[ $rc -eq 0 ] && grep -q x out; verdict NAME` (`check NAME A && B` would check A
+# alone).
+verdict() { if [ $? -eq 0 ]; then ok "$1"; else fail "$1"; fi; }
 finish() {
   printf '%d checks, %d failed\n' "$checks" "$fails"
   [ "$fails" -eq 0 ]

@@ -78,7 +78,7 @@ done
 check "no slot made in a plain directory" [ -z "$(ls -A "$work/plain")" ]
 check "no pool directory made by bad input" [ ! -e "$D" ]
 "$fp" pool --help > "$work/out"; rc=$?
-check "pool --help: exit 0, lists serve" [ $rc -eq 0 ] && grep -q serve "$work/out"
+[ $rc -eq 0 ] && grep -q serve "$work/out"; verdict "pool --help: exit 0, lists serve"
 "$fp" --help | grep -q '^  pool ' && ok "fastpass --help lists pool" || fail "fastpass --help lists pool"
 
 # --- the cycle, read back from status --json ----------------------------------------------------
@@ -88,7 +88,7 @@ check "fill 2: says so" [ "$out" = "made 2 4 MiB slots in $D" ]
 check "fill 2: 2 clean" [ "$(count "$D" clean)" = 2 ]
 check "fill 2: each slot fully allocated" [ "$(find "$D" -name '*.clean' -size 4096k | wc -l)" = 2 ]
 p=$("$fp" pool claim --dir "$D" --size 4M --owner $U1); rc=$?
-check "claim: exit 0, prints the slot's path" [ $rc -eq 0 ] && [ -f "$p" ]
+[ $rc -eq 0 ] && [ -f "$p" ]; verdict "claim: exit 0, prints the slot's path"
 check "claim: status says claimed by the owner" \
   [ "$("$fp" pool status --dir "$D" --json | jq -r '.slots[] | select(.state=="claimed") | .owner')" = $U1 ]
 "$fp" pool release --dir "$D" --owner $U1; rc=$?
@@ -97,7 +97,7 @@ check "release: 1 dirty, 1 clean, 0 claimed" [ "$(count "$D" dirty)/$(count "$D"
 check "release: the old path is gone" [ ! -e "$p" ]
 "$fp" pool status --dir "$D" | sed 's/^/     /'
 out=$("$fp" pool scrub --dir "$D"); rc=$?
-check "scrub: exit 0, scrubbed 1" [ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot" ]
+[ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot" ]; verdict "scrub: exit 0, scrubbed 1"
 check "scrub: 2 clean, 0 dirty" [ "$(count "$D" clean)/$(count "$D" dirty)" = 2/0 ]
 
 # --- claimers racing as processes: 2 slots, 6 claimers -> 2 win with different slots, 4 told no ---
@@ -115,7 +115,7 @@ for i in "${!uuids[@]}"; do
     1) grep -q "no clean 4 MiB slot in $D" "$work/claim$i.err" && lost=$((lost + 1)) ;;
   esac
 done
-check "race: 2 claimers won, 4 told there is no clean slot ($won/$lost)" [ $won = 2 ] && [ $lost = 4 ]
+[ $won = 2 ] && [ $lost = 4 ]; verdict "race: 2 claimers won, 4 told there is no clean slot ($won/$lost)"
 check "race: the winners hold different slots" [ "$(cat "$work"/claim*.out | sort -u | wc -l)" = 2 ]
 check "race: status shows 2 claimed, 0 clean" [ "$(count "$D" claimed)/$(count "$D" clean)" = 2/0 ]
 # --- without --dir the pool is the configuration's pool_dir, the one the hook and wrapper use -----
@@ -128,15 +128,15 @@ check "config: --dir still wins over it" \
   [ "$(FASTPASS_CONFIG=$work/fastpass.json "$fp" pool status --dir "$work/huge" --json 2>/dev/null | jq -r .dir)" = "$work/huge" ]
 printf '{"pool_dir": "relative/pool"}\n' > "$work/bad.json"
 FASTPASS_CONFIG=$work/bad.json "$fp" pool release --owner "${uuids[0]}" >"$work/stdout" 2>"$work/stderr"; rc=$?
-check "bad config: exit 2, one line naming the key" [ $rc -eq 2 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ] \
-  && grep -qF '"pool_dir" must be an absolute path' "$work/stderr"
+[ $rc -eq 2 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ] \
+  && grep -qF '"pool_dir" must be an absolute path' "$work/stderr"; verdict "bad config: exit 2, one line naming the key"
 check "bad config: nothing released" [ "$(count "$D" claimed)" = 2 ]
 
 for u in "${uuids[@]}"; do "$fp" pool release --dir "$D" --owner "$u"; done
 
 # --- drain gives back every hugepage the pool added ---------------------------------------------
 "$fp" pool drain --dir "$D" >/dev/null; rc=$?
-check "drain: exit 0, no slot left" [ $rc -eq 0 ] && [ -z "$(ls -A "$D")" ]
+[ $rc -eq 0 ] && [ -z "$(ls -A "$D")" ]; verdict "drain: exit 0, no slot left"
 
 # --- a slot a process still uses: a real QEMU maps it (as a guest's RAM) -------------------------
 # Scrub never pulls the pages from under a running guest; a claim nobody uses is taken back.
@@ -153,32 +153,32 @@ else
   for _ in $(seq 1 100); do grep -q " $ino " /proc/$qemu_pid/maps 2>/dev/null && break; sleep 0.1; done
   check "in use: QEMU maps one claimed slot" grep -q " $ino " /proc/$qemu_pid/maps
   out=$("$fp" pool reclaim --dir "$D" --stale-after 0); rc=$?
-  check "in use: reclaim takes back only the claim nobody maps ($out)" [ $rc -eq 0 ] \
-    && [ "$out" = "reclaimed 1 slot" ] && [ -e "$p" ] && [ "$(count "$D" claimed)/$(count "$D" dirty)" = 1/1 ]
+  [ $rc -eq 0 ] \
+    && [ "$out" = "reclaimed 1 slot" ] && [ -e "$p" ] && [ "$(count "$D" claimed)/$(count "$D" dirty)" = 1/1 ]; verdict "in use: reclaim takes back only the claim nobody maps ($out)"
   "$fp" pool release --dir "$D" --owner $U1
   out=$("$fp" pool scrub --dir "$D"); rc=$?
-  check "in use: scrub leaves the dirty slot QEMU still maps, and says so" [ $rc -eq 0 ] \
-    && [ "$out" = "scrubbed 1 slot
+  [ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot
 left 1 dirty slot: still mapped or open by a process (scrubbed once free)" ] \
     && [ "$(count "$D" clean)/$(count "$D" dirty)" = 1/1 ]
+  verdict "in use: scrub leaves the dirty slot QEMU still maps, and says so"
   check "in use: the guest's pages are still there" [ "$(stat -c %b "$(ls "$D"/*.dirty)")" -ge 8192 ]
   kill $qemu_pid; wait $qemu_pid 2>/dev/null; qemu_pid=
   out=$("$fp" pool scrub --dir "$D"); rc=$?
-  check "in use: once QEMU is gone, scrubbed clean" [ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot" ] \
-    && [ "$(count "$D" clean)" = 2 ]
+  [ $rc -eq 0 ] && [ "$out" = "scrubbed 1 slot" ] \
+    && [ "$(count "$D" clean)" = 2 ]; verdict "in use: once QEMU is gone, scrubbed clean"
 
   p=$("$fp" pool claim --dir "$D" --size 4M --owner $U2)
   out=$("$fp" pool reclaim --dir "$D" --stale-after 3600)
-  check "stale claim: one made just now is kept ($out)" [ "$out" = "reclaimed 0 slots" ] && [ -e "$p" ]
+  [ "$out" = "reclaimed 0 slots" ] && [ -e "$p" ]; verdict "stale claim: one made just now is kept ($out)"
   exec {held}<"$p"
   out=$("$fp" pool reclaim --dir "$D" --stale-after 0)
-  check "stale claim: one a process holds open is kept ($out)" [ "$out" = "reclaimed 0 slots" ] && [ -e "$p" ]
+  [ "$out" = "reclaimed 0 slots" ] && [ -e "$p" ]; verdict "stale claim: one a process holds open is kept ($out)"
   exec {held}<&-
   out=$("$fp" pool reclaim --dir "$D" --stale-after 0)
-  check "stale claim: one nobody uses is taken back, dirty ($out)" [ "$out" = "reclaimed 1 slot" ] \
-    && [ "$(count "$D" claimed)/$(count "$D" dirty)" = 0/1 ]
+  [ "$out" = "reclaimed 1 slot" ] \
+    && [ "$(count "$D" claimed)/$(count "$D" dirty)" = 0/1 ]; verdict "stale claim: one nobody uses is taken back, dirty ($out)"
   "$fp" pool reclaim --dir "$D" --stale-after -1 >"$work/stdout" 2>"$work/stderr"; rc=$?
-  check "stale claim: --stale-after -1 refused" [ $rc -eq 2 ] && grep -q "stale-after must be >= 0" "$work/stderr"
+  [ $rc -eq 2 ] && grep -q "stale-after must be >= 0" "$work/stderr"; verdict "stale claim: --stale-after -1 refused"
   "$fp" pool drain --dir "$D" >/dev/null
   check "in use: drained" [ -z "$(ls -A "$D")" ]
 fi
@@ -189,14 +189,14 @@ S=$work/small/pool
 before=$(cat $nr_file)
 "$fp" pool fill --dir "$S" --size 4M --count 3 --reserve-pages 100000 >"$work/stdout" 2>"$work/stderr"; rc=$?
 sed 's/^/     stderr: /' "$work/stderr"
-check "cannot fill: exit 1, one line" [ $rc -eq 1 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ]
+[ $rc -eq 1 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ]; verdict "cannot fill: exit 1, one line"
 check "cannot fill: says how many and why" grep -q "made 2 of 3 4 MiB slots in $S, then stopped: .*size= limit" "$work/stderr"
 check "cannot fill: the 2 it made are clean" [ "$(count "$S" clean)" = 2 ]
 check "cannot fill: it added exactly the pages its slots hold (reserve kept)" [ "$(cat $nr_file)" -eq $((before + 4)) ]
 "$fp" pool drain --dir "$S" >/dev/null
 check "cannot fill: drain gives them back" [ "$(cat $nr_file)" -eq "$before" ]
 "$fp" pool fill --dir "$S" --size 4M --count 1 --no-grow --reserve-pages 100000 2>"$work/stderr"; rc=$?
-check "no-grow below the reserve: exit 1, says growing is off" [ $rc -eq 1 ] && grep -q "raising nr_hugepages is off" "$work/stderr"
+[ $rc -eq 1 ] && grep -q "raising nr_hugepages is off" "$work/stderr"; verdict "no-grow below the reserve: exit 1, says growing is off"
 check "no-grow below the reserve: nothing made" [ -z "$(ls -A "$S")" ]
 
 # --- serve: keeps 2 clean, scrubs what comes back, stops on SIGTERM ------------------------------

@@ -54,7 +54,7 @@ check "prepare by another domain: exit 1" [ $rc -eq 1 ]
 check "prepare by another domain: says who holds it" grep -q "0000:41:00.0 is in use by domain vm1" "$work/err"
 
 rel --owner vm2 "${gpus[0]}" > /dev/null 2> "$work/err"; rc=$?
-check "release by another domain: refused" [ $rc -eq 1 ] && grep -q "held by domain vm1" "$work/err"
+[ $rc -eq 1 ] && grep -q "held by domain vm1" "$work/err"; verdict "release by another domain: refused"
 
 before=$(resets ${gpus[0]})
 rel --owner vm1 "${gpus[0]}" "${gpus[1]}" > /dev/null; rc=$?
@@ -78,15 +78,14 @@ check "release restore of the rest: all on nvidia" \
 # Without options the CLI takes sysfs_root, run_dir and release_mode from the hook's configuration.
 printf '{"sysfs_root": "%s", "run_dir": "%s", "release_mode": "restore"}\n' "$sys" "$run" > "$work/fastpass.json"
 FASTPASS_CONFIG=$work/fastpass.json "$fp" prepare --owner vm3 "${gpus[3]}" > /dev/null; rc=$?
-check "config: prepare without options uses its sysfs_root and run_dir" \
-  [ $rc -eq 0 ] && [ "$(drv ${gpus[3]})" = vfio-pci ] && [ -e "$run/devices/${gpus[3]}.json" ]
+[ $rc -eq 0 ] && [ "$(drv ${gpus[3]})" = vfio-pci ] && [ -e "$run/devices/${gpus[3]}.json" ]; verdict "config: prepare without options uses its sysfs_root and run_dir"
 printf '{"run_dir": "%s", "device_timeout_ms": 0}\n' "$run" > "$work/bad.json"
 "$fp" release --config "$work/bad.json" --sysfs-root "$sys" --owner vm3 "${gpus[3]}" > "$work/out" 2> "$work/err"; rc=$?
-check "bad config: exit 2, one line naming the key" [ $rc -eq 2 ] && [ "$(wc -l < "$work/err")" -eq 1 ] \
-  && grep -qF '"device_timeout_ms" must be' "$work/err"
-check "bad config: device left as it was" [ "$(drv ${gpus[3]})" = vfio-pci ] && [ -e "$run/devices/${gpus[3]}.json" ]
+[ $rc -eq 2 ] && [ "$(wc -l < "$work/err")" -eq 1 ] \
+  && grep -qF '"device_timeout_ms" must be' "$work/err"; verdict "bad config: exit 2, one line naming the key"
+[ "$(drv ${gpus[3]})" = vfio-pci ] && [ -e "$run/devices/${gpus[3]}.json" ]; verdict "bad config: device left as it was"
 "$fp" release --config "$work/fastpass.json" --owner vm3 "${gpus[3]}" > /dev/null; rc=$?
-check "config: release follows its release_mode (restore)" [ $rc -eq 0 ] && [ "$(drv ${gpus[3]})" = nvidia ]
+[ $rc -eq 0 ] && [ "$(drv ${gpus[3]})" = nvidia ]; verdict "config: release follows its release_mode (restore)"
 
 rel "${gpus[0]}" > /dev/null 2> "$work/err"; rc=$?
 check "release of a device never prepared: exit 1" [ $rc -eq 1 ]
@@ -94,7 +93,7 @@ check "release of a device never prepared: says so" grep -q "was not prepared by
 
 prep ../41:00.0 > "$work/out" 2> "$work/err"; rc=$?
 check "bad address: exit 2" [ $rc -eq 2 ]
-check "bad address: one line naming it" [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "'../41:00.0' is not a PCI address" "$work/err"
+[ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "'../41:00.0' is not a PCI address" "$work/err"; verdict "bad address: one line naming it"
 prep 0000:99:00.0 > /dev/null 2> "$work/err"; rc=$?
 check "device that does not exist: exit 1" [ $rc -eq 1 ]
 check "device that does not exist: says so" grep -q "0000:99:00.0: no such PCI device" "$work/err"
@@ -120,12 +119,12 @@ check "group not viable: names the host-held member" \
   grep -q "IOMMU group 30 is not viable: 0000:0a:00.1 is held by host driver e1000e" "$work/err"
 check "group not viable: nothing changed" [ "$(drv 0000:0a:00.0) $(drv 0000:0a:00.1)" = "nvidia e1000e" ]
 prep 0000:0a:00.0 0000:0a:00.1 > /dev/null; rc=$?
-check "whole group listed: exit 0, both on vfio-pci" [ $rc -eq 0 ] && [ "$(drv 0000:0a:00.0) $(drv 0000:0a:00.1)" = "vfio-pci vfio-pci" ]
+[ $rc -eq 0 ] && [ "$(drv 0000:0a:00.0) $(drv 0000:0a:00.1)" = "vfio-pci vfio-pci" ]; verdict "whole group listed: exit 0, both on vfio-pci"
 rel --mode restore 0000:0a:00.0 0000:0a:00.1 > /dev/null
 check "whole group restored" [ "$(drv 0000:0a:00.0) $(drv 0000:0a:00.1)" = "nvidia e1000e" ]
 
 prep 0000:0b:00.0 > /dev/null 2> "$work/err"; rc=$?
-check "no IOMMU group: refused" [ $rc -eq 1 ] && grep -q "has no IOMMU group" "$work/err"
+[ $rc -eq 1 ] && grep -q "has no IOMMU group" "$work/err"; verdict "no IOMMU group: refused"
 check "no IOMMU group: untouched" [ "$(drv 0000:0b:00.0)" = nvidia ]
 
 prep --json 0000:01:00.0 0000:04:00.0 > "$work/out" 2> "$work/err"; rc=$?
@@ -151,7 +150,7 @@ check "reset hangs: healthy device rolled back to nvidia" [ "$(drv 0000:01:00.0)
 check "reset hangs: hung device not stranded unbound (on $(drv 0000:03:00.0))" [ "$(drv 0000:03:00.0)" != none ]
 
 prep 0000:06:00.0 > "$work/out"; rc=$?
-check "no reset method: prepared anyway, exit 0" [ $rc -eq 0 ] && [ "$(drv 0000:06:00.0)" = vfio-pci ]
+[ $rc -eq 0 ] && [ "$(drv 0000:06:00.0)" = vfio-pci ]; verdict "no reset method: prepared anyway, exit 0"
 check "no reset method: noted" grep -q "no reset method" "$work/out"
 
 finish

@@ -29,12 +29,11 @@ virsh() { command virsh -q -c qemu:///system "$@"; }
 mkdir -p "$(dirname "$installed")"
 printf '#!/bin/sh\n# the host operator'"'"'s own hook\nexit 0\n' > "$installed"; cp "$installed" "$work/own-hook"
 "$src/bench/creation-time" --out "$work/bench" > /dev/null 2> "$work/bench.err"; rc=$?
-check "benchmark with the host's own hook in place: exit 1, says why" \
-  [ $rc -eq 1 ] && grep -qF "$installed is a hook this host already has" "$work/bench.err"
-check "benchmark: the host's hook untouched, nothing made" cmp -s "$installed" "$work/own-hook" && [ ! -e "$work/bench" ]
+[ $rc -eq 1 ] && grep -qF "$installed is a hook this host already has" "$work/bench.err"; verdict "benchmark with the host's own hook in place: exit 1, says why"
+cmp -s "$installed" "$work/own-hook" && [ ! -e "$work/bench" ]; verdict "benchmark: the host's hook untouched, nothing made"
 install_hook "$work/fastpass.json" "$hook" "$installed" 2>/dev/null; rc=$?
 remove_hook "$installed"
-check "install_hook refuses it, remove_hook leaves it" [ $rc -eq 1 ] && cmp -s "$installed" "$work/own-hook"
+[ $rc -eq 1 ] && cmp -s "$installed" "$work/own-hook"; verdict "install_hook refuses it, remove_hook leaves it"
 rm -f "$installed"
 
 printf '{"run_dir": "%s", "log_file": "%s/hook.log"}\n' "$run" "$work" > "$work/fastpass.json"
@@ -93,10 +92,10 @@ virsh destroy fp-e2e-wrapper > /dev/null 2>&1
 guest_args=(-name guest=x -uuid 0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b -object '{"qom-type":"memory-backend-ram","id":"pc.ram","size":1048576}')
 printf '{"run_dir": "%s", "qemu_binary": "/nonexistent/qemu"}\n' "$run" > "$work/missing.json"
 FASTPASS_CONFIG=$work/missing.json "$wrapper" "${guest_args[@]}" > "$work/out" 2>&1; rc=$?
-check "missing QEMU: exit 1 with a clear message" [ $rc -eq 1 ] && grep -q "QEMU binary /nonexistent/qemu is missing or not executable" "$work/out"
+[ $rc -eq 1 ] && grep -q "QEMU binary /nonexistent/qemu is missing or not executable" "$work/out"; verdict "missing QEMU: exit 1 with a clear message"
 printf '{"run_dir": "%s", "qemu_binary": "%s"}\n' "$run" "$wrapper" > "$work/self.json"
 FASTPASS_CONFIG=$work/self.json "$wrapper" -version > "$work/out" 2>&1; rc=$?
-check "wrapper configured as its own QEMU: exit 1, says so" [ $rc -eq 1 ] && grep -q "is this wrapper itself" "$work/out"
+[ $rc -eq 1 ] && grep -q "is this wrapper itself" "$work/out"; verdict "wrapper configured as its own QEMU: exit 1, says so"
 FASTPASS_CONFIG=$work/fastpass.json "$wrapper" -version > "$work/out" 2>&1; rc=$?
-check "-version passes through to the real QEMU" [ $rc -eq 0 ] && grep -q "QEMU emulator version" "$work/out"
+[ $rc -eq 0 ] && grep -q "QEMU emulator version" "$work/out"; verdict "-version passes through to the real QEMU"
 finish

@@ -22,7 +22,7 @@ libvirtd_up || { echo "libvirtd did not start"; exit 1; }
 
 "$fp" pool fill --dir "$pool" --size 64M --count 1 > "$work/fill.out" 2>&1; rc=$?
 sed 's/^/     /' "$work/fill.out"
-check "pool fill: one clean 64 MiB slot" [ $rc -eq 0 ] && ls "$pool" | grep -q '\.clean$'
+[ $rc -eq 0 ] && ls "$pool" | grep -q '\.clean$'; verdict "pool fill: one clean 64 MiB slot"
 
 lab_domain lab-pool "<uuid>$uuid</uuid><memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>" \
   "$work/qemu" "$dev" > "$work/lab-pool.xml"
@@ -48,7 +48,7 @@ check "after destroy the slot is dirty" bash -c "ls '$pool' | grep -q '\\.dirty\
 check "a dirty slot is never handed out (claim before scrub fails)" [ $rc -ne 0 ]
 "$fp" pool scrub --dir "$pool" > "$work/scrub.out" 2>&1; rc=$?
 sed 's/^/     /' "$work/scrub.out"
-check "pool scrub: exit 0, the slot is clean again" [ $rc -eq 0 ] && ls "$pool" | grep -q '\.clean$'
+[ $rc -eq 0 ] && ls "$pool" | grep -q '\.clean$'; verdict "pool scrub: exit 0, the slot is clean again"
 check "device back on e1000e" [ "$(drv $dev)" = e1000e ]
 "$fp" pool drain --dir "$pool" > /dev/null 2>&1
 finish
