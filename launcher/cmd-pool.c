@@ -17,7 +17,7 @@
 typedef struct {
     char *dir, *sysfs_root, *proc_root, *size_text, *owner, *config;
     gint64 reserve_pages;
-    gint count, keep, node, interval, stale_after;
+    gint count, keep, node, interval, stale_after, threads;
     gboolean json, no_grow;
     guint64 size;
 } PoolArgs;
@@ -96,6 +96,7 @@ options(const PoolArgs *a)
         .proc_root = a->proc_root,
         .reserve_pages = (guint64)a->reserve_pages,
         .no_grow = a->no_grow,
+        .alloc_threads = (guint)a->threads,
     };
     return o;
 }
@@ -436,6 +437,10 @@ run_sub(const char *sub, int argc, char **argv)
          {"stale-after", 0, 0, G_OPTION_ARG_INT, &a.stale_after,
           "A claim no process maps or holds open is stale after this many seconds (default 600)",
           "SECONDS"}},
+        {"fill serve scrub",
+         {"threads", 0, 0, G_OPTION_ARG_INT, &a.threads,
+          "Threads faulting a slot's pages in (default: the CPUs, up to 16; 1: one fallocate)",
+          "N"}},
         {"fill serve",
          {"no-grow", 0, 0, G_OPTION_ARG_NONE, &a.no_grow,
           "Use free hugepages only, never raise nr_hugepages", NULL}},
@@ -508,6 +513,10 @@ run_sub(const char *sub, int argc, char **argv)
         (a.keep < 0 || a.keep > 100000 || a.interval < 1 || a.interval > 86400)) {
         g_set_error(&error, FP_ERROR, FP_ERROR_INPUT,
                     "serve needs --keep 0..100000 and --interval 1..86400");
+        goto out;
+    }
+    if (a.threads < 0 || a.threads > 1024) {
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--threads must be 0..1024");
         goto out;
     }
     if (a.stale_after < 0) {

@@ -85,7 +85,7 @@ make_pages(Pool *p, const char *filling, guint64 size, int node, int *found, GEr
                     g_strerror(errno));
         return FALSE;
     }
-    ok = pool_mem_allocate(fd, size, node, error) &&
+    ok = pool_mem_allocate(fd, size, p->page_bytes, node, p->o->alloc_threads, error) &&
          pool_mem_verify_zero(fd, size, p->page_bytes, found, error);
     if (ok && node >= 0 && *found >= 0 && *found != node) {
         g_set_error(error, FP_ERROR, FP_ERROR_HOST, "its pages landed on node %d, not %d", *found,

@@ -64,9 +64,12 @@ gboolean pool_capacity_take(const FpPoolOptions *o, int dfd, int node, guint64 p
 gboolean pool_capacity_give_back(const FpPoolOptions *o, int node, guint64 page_kib, guint64 count,
                                  GError **error);
 
-/* fallocate(FD, 0, 0, SIZE) in a thread bound (MPOL_BIND) to NODE (-1: unbound): the kernel
- * allocates and zeroes the pages there. The caller's memory policy is untouched. */
-gboolean pool_mem_allocate(int fd, guint64 size, int node, GError **error);
+/* Allocates every page of FD (SIZE bytes, PAGE_BYTES pages) on NODE (-1: unbound); the kernel
+ * zeroes them. THREADS (0: CPUs, up to 16) fault ranges of a mapping bound (MPOL_BIND) to NODE
+ * in at once (MADV_POPULATE_WRITE); THREADS 1, or a kernel without it, gets one fallocate in a
+ * thread bound to NODE. The caller's memory policy is untouched. */
+gboolean pool_mem_allocate(int fd, guint64 size, guint64 page_bytes, int node, guint threads,
+                           GError **error);
 /* Frees every page of FD (punch a hole over LEN bytes, keeping the size). */
 gboolean pool_mem_punch(int fd, guint64 len, GError **error);
 /* Maps FD and checks that a sample of its pages (first, last, random) reads all zeros; *NODE is

@@ -38,6 +38,7 @@ typedef struct {
     const char *proc_root;  /* NULL: /proc */
     guint64 reserve_pages;  /* never take the host's free hugepages below this */
     gboolean no_grow;       /* fill from free hugepages only; never raise nr_hugepages */
+    guint alloc_threads;    /* threads faulting a slot in; 0: CPUs, up to 16; 1: one fallocate */
 } FpPoolOptions;
 
 /* Adds COUNT clean slots of SIZE bytes (a multiple of the page size) on NODE (-1: any), raising

@@ -59,6 +59,7 @@ cases=(
   "2|unexpected argument 'extra'|status --dir $D extra"
   "2|Unknown option --bogus|status --bogus"
   "2|serve needs --keep 0..100000 and --interval 1..86400|serve --dir $D --size 4M --keep 1 --interval 0"
+  "2|--threads must be 0..1024|fill --dir $D --size 4M --count 1 --threads 5000"
   "1|$work/plain is not on hugetlbfs (it is on |status --dir $work/plain"
   "1|$work/plain is not on hugetlbfs (it is on |fill --dir $work/plain --size 4M --count 1"
   "1|$work/plain is not on hugetlbfs (it is on |claim --dir $work/plain --size 4M --owner $U1"
@@ -137,6 +138,15 @@ for u in "${uuids[@]}"; do "$fp" pool release --dir "$D" --owner "$u"; done
 # --- drain gives back every hugepage the pool added ---------------------------------------------
 "$fp" pool drain --dir "$D" >/dev/null; rc=$?
 [ $rc -eq 0 ] && [ -z "$(ls -A "$D")" ]; verdict "drain: exit 0, no slot left"
+
+# --- the pages faulted in by one fallocate or by several threads: the same clean slot ----------
+for t in 1 3; do
+  "$fp" pool fill --dir "$D" --size 6M --count 1 --threads $t >/dev/null; rc=$?
+  [ $rc -eq 0 ] && [ "$(count "$D" clean)" = 1 ] && [ "$(find "$D" -name '*.clean' -size 6144k | wc -l)" = 1 ] \
+    && [ "$(stat -c %b "$(ls "$D"/*.clean)")" -ge 12288 ]
+  verdict "fill --threads $t: one clean slot, every page allocated"
+  "$fp" pool drain --dir "$D" >/dev/null
+done
 
 # --- a slot a process still uses: a real QEMU maps it (as a guest's RAM) -------------------------
 # Scrub never pulls the pages from under a running guest; a claim nobody uses is taken back.

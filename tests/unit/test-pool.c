@@ -1161,6 +1161,71 @@ test_verify(Fixture *f, gconstpointer data)
     close(fd);
 }
 
+/* pool_mem_allocate, each way: every page there, zero, on the node asked for; and a pool too
+ * small says so (no SIGBUS, whatever the number of threads). */
+typedef struct {
+    const char *name;
+    guint threads; /* 0: CPUs; 1: one fallocate */
+    int node;
+    gboolean small_mount; /* on a 4 MiB mount, 10 MiB cannot be had */
+} AllocCase;
+
+static const AllocCase alloc_cases[] = {
+    {"cpus", 0, -1, FALSE},           {"fallocate", 1, -1, FALSE},
+    {"2-threads-node0", 2, 0, FALSE}, {"more-threads-than-pages", 9, -1, FALSE},
+    {"short/fallocate", 1, -1, TRUE}, {"short/2-threads", 2, -1, TRUE},
+};
+
+static void
+test_allocate(Fixture *f, gconstpointer data)
+{
+    const AllocCase *c = data;
+    const guint64 size = 10 * MIB; /* 5 pages: the threads' ranges differ in length */
+    g_autofree char *small = g_build_filename(env.top, "small-alloc", NULL);
+    g_autofree char *path = NULL;
+    g_autoptr(GError) error = NULL;
+    guint64 added = 0;
+    struct stat st;
+    int fd, node = -7;
+    gboolean ok;
+
+    NEED_ENV();
+    REQUIRE(fp_hugepages_reserve("/sys", "/proc", -1, PAGE_KIB, global_count("free_hugepages") + 5,
+                                 FALSE, 60000, &added, &error));
+    if (c->small_mount) {
+        g_assert_cmpint(g_mkdir_with_parents(small, 0755), ==, 0);
+        /* mount -t hugetlbfs -o pagesize=2M,size=4M none $SMALL */
+        REQUIRE(mount("none", small, "hugetlbfs", 0, "pagesize=2M,size=4M") == 0);
+        path = g_build_filename(small, "slot", NULL);
+    } else {
+        g_assert_cmpint(g_mkdir(f->dir, 0755), ==, 0);
+        path = g_build_filename(f->dir, "slot", NULL);
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    ok = pool_mem_allocate(fd, size, 2 * MIB, c->node, c->threads, &error);
+    g_assert_cmpint(fstat(fd, &st), ==, 0);
+    if (c->small_mount) {
+        g_assert_false(ok);
+        g_assert_error(error, FP_ERROR, FP_ERROR_HOST);
+        assert_contains(MSG(error), "of 10 MiB");
+    } else {
+        g_assert_true(ok);
+        g_assert_no_error(error);
+        g_assert_cmpuint((guint64)st.st_size, ==, size);
+        g_assert_cmpuint((guint64)st.st_blocks * 512, ==, size);
+        g_assert_true(pool_mem_verify_zero(fd, size, 2 * MIB, &node, &error));
+        g_assert_no_error(error);
+        if (c->node >= 0 || !g_file_test("/sys/devices/system/node/node1", G_FILE_TEST_EXISTS))
+            g_assert_cmpint(node, ==, 0);
+    }
+    close(fd);
+    g_assert_cmpint(unlink(path), ==, 0);
+    if (c->small_mount)
+        g_assert_cmpint(umount(small), ==, 0);
+    fp_hugepages_release("/sys", -1, PAGE_KIB, added, 60000, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1193,6 +1258,7 @@ main(int argc, char **argv)
     ADD("/pool/capacity/reserve-grow", test_capacity_reserve_grow);
     ADD("/pool/capacity/scrub-cannot-refill", test_capacity_scrub_cannot_refill);
     ADD_TABLE("/pool/verify", verify_cases, test_verify);
+    ADD_TABLE("/pool/allocate", alloc_cases, test_allocate);
 #undef ADD
 #undef ADD_TABLE
     rc = g_test_run();
