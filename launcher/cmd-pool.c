@@ -114,6 +114,7 @@ slot_json(const FpSlot *s)
     json_object_object_add(j, "state", json_object_new_string(fp_slot_state_name(s->state)));
     json_object_object_add(j, "owner", s->owner ? json_object_new_string(s->owner) : NULL);
     json_object_object_add(j, "problem", s->problem ? json_object_new_string(s->problem) : NULL);
+    json_object_object_add(j, "user_pid", s->user ? json_object_new_int(s->user) : NULL);
     return j;
 }
 
@@ -133,6 +134,7 @@ run_status(const PoolArgs *a)
         return exit_code(error);
     }
     have_pages = fp_pool_host_pages(&o, -1, page_kib, &pages, NULL);
+    fp_pool_slot_users(&o, slots);
     for (guint i = 0; i < slots->len; i++) {
         const FpSlot *s = g_ptr_array_index(slots, i);
 
@@ -186,10 +188,19 @@ run_status(const PoolArgs *a)
         g_autofree char *node =
             s->node >= 0 ? g_strdup_printf("node %d", s->node) : g_strdup("node ?");
 
-        g_autofree char *line =
-            g_strdup_printf("  %-10s %-8s %10s  %-9s %s%s%s", s->id, node, human,
-                            fp_slot_state_name(s->state), s->owner ? s->owner : "",
-                            s->owner && s->problem ? "; " : "", s->problem ? s->problem : "");
+        g_autofree char *user = s->user ? g_strdup_printf("in use by pid %d", s->user) : NULL;
+        g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(3, NULL, TRUE);
+        g_autofree char *notes = NULL;
+
+        if (s->owner)
+            g_ptr_array_add(parts, s->owner);
+        if (user)
+            g_ptr_array_add(parts, user);
+        if (s->problem)
+            g_ptr_array_add(parts, s->problem);
+        notes = g_strjoinv("; ", (char **)parts->pdata);
+        g_autofree char *line = g_strdup_printf("  %-10s %-8s %10s  %-9s %s", s->id, node, human,
+                                                fp_slot_state_name(s->state), notes);
 
         printf("%s\n", g_strchomp(line));
     }

@@ -62,7 +62,8 @@ scan_fds(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
         if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &target, 0) < 0)
             continue;
         for (guint i = 0; i < n; i++) {
-            if (!user[i] && target.st_dev == st[i].st_dev && target.st_ino == st[i].st_ino)
+            if (!user[i] && st[i].st_ino && target.st_dev == st[i].st_dev &&
+                target.st_ino == st[i].st_ino)
                 user[i] = pid;
         }
     }
@@ -99,4 +100,20 @@ pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user
         close(pid_dfd);
     }
     closedir(d);
+}
+
+void
+fp_pool_slot_users(const FpPoolOptions *o, GPtrArray *slots)
+{
+    g_autofree struct stat *st = g_new0(struct stat, MAX(slots->len, 1));
+    g_autofree int *user = g_new0(int, MAX(slots->len, 1));
+
+    for (guint i = 0; i < slots->len; i++) {
+        /* A slot gone meanwhile keeps inode 0, which no mapping names. */
+        if (stat(((FpSlot *)g_ptr_array_index(slots, i))->path, &st[i]) < 0)
+            memset(&st[i], 0, sizeof st[i]);
+    }
+    pool_file_users(pool_proc_root(o), st, slots->len, user);
+    for (guint i = 0; i < slots->len; i++)
+        ((FpSlot *)g_ptr_array_index(slots, i))->user = user[i];
 }

@@ -30,6 +30,7 @@ typedef struct {
     FpSlotState state;
     char *owner;   /* CLAIMED: the domain UUID */
     char *problem; /* why an odd slot counts as dirty (truncated, claimed without owner...); NULL */
+    int user;      /* after fp_pool_slot_users: a process mapping or holding it open; 0: none */
 } FpSlot;
 
 typedef struct {
@@ -73,6 +74,8 @@ gboolean fp_pool_drain(const FpPoolOptions *o, GError **error);
  * on hugetlbfs is an empty pool. */
 GPtrArray *fp_pool_list(const FpPoolOptions *o, GError **error);
 void fp_slot_free(FpSlot *s);
+/* Sets each FpSlot's user (SLOTS from fp_pool_list): one pass over procfs. */
+void fp_pool_slot_users(const FpPoolOptions *o, GPtrArray *slots);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpSlot, fp_slot_free)
 
 /* Checks that DIR (or, when absent, its parent) is on hugetlbfs; its page size. The error names

@@ -162,6 +162,12 @@ else
   ino=$(stat -c %i "$p")
   for _ in $(seq 1 100); do grep -q " $ino " /proc/$qemu_pid/maps 2>/dev/null && break; sleep 0.1; done
   check "in use: QEMU maps one claimed slot" grep -q " $ino " /proc/$qemu_pid/maps
+  check "in use: status --json names QEMU as the slot's user" \
+    [ "$("$fp" pool status --dir "$D" --json | jq -r ".slots[] | select(.owner == \"$U1\") | .user_pid")" = "$qemu_pid" ]
+  "$fp" pool status --dir "$D" | sed "s/^/     /"
+  check "in use: status says so" grep -q "claimed  *$U1; in use by pid $qemu_pid" <("$fp" pool status --dir "$D")
+  check "in use: status shows no user for the other claim" \
+    [ "$("$fp" pool status --dir "$D" --json | jq -r ".slots[] | select(.owner == \"$U2\") | .user_pid")" = null ]
   out=$("$fp" pool reclaim --dir "$D" --stale-after 0); rc=$?
   [ $rc -eq 0 ] \
     && [ "$out" = "reclaimed 1 slot" ] && [ -e "$p" ] && [ "$(count "$D" claimed)/$(count "$D" dirty)" = 1/1 ]; verdict "in use: reclaim takes back only the claim nobody maps ($out)"
