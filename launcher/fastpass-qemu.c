@@ -5,6 +5,7 @@
  * for guest RAM; records the exec in the domain's timeline; then execs the real QEMU in place
  * (same pid, same fds: libvirt's monitor socket stays open). Any doubt: the unmodified command
  * line. A wrapper bug must never stop a VM from starting. */
+#define _GNU_SOURCE
 #include "config.h"
 #include "host.h"
 #include "pool.h"
@@ -13,6 +14,7 @@
 #include "timeline.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,12 +30,10 @@ run_qemu(const char *qemu, char **argv)
 
 /* Prealloc threads for a backend on NODE: the CPUs of that node (all CPUs when -1). */
 static guint
-threads_for(const FpConfig *config, int node)
+threads_for(const FpHost *host, int node)
 {
-    g_autoptr(FpHost) host = fp_host_new(config->sysfs_root);
     guint n = 0;
 
-    fp_host_load_sysfs(host);
     for (guint i = 0; i < host->nodes->len; i++) {
         const FpNumaNode *nn = g_ptr_array_index(host->nodes, i);
 
@@ -43,19 +43,54 @@ threads_for(const FpConfig *config, int node)
     return n;
 }
 
+static void
+free_cpus(gpointer cpus)
+{
+    if (cpus)
+        g_array_unref(cpus);
+}
+
+/* [node] -> the node's CPUs this process may run on (the cgroup's and libvirt's pinning apply
+ * to QEMU too): a thread-context on CPUs it may not use would fail QEMU's start. */
+static GPtrArray *
+usable_node_cpus(const FpHost *host)
+{
+    GPtrArray *by_node = g_ptr_array_new_with_free_func(free_cpus);
+    cpu_set_t allowed;
+    gboolean known = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const FpNumaNode *nn = g_ptr_array_index(host->nodes, i);
+        GArray *cpus = g_array_new(FALSE, FALSE, sizeof(guint));
+
+        for (guint c = 0; c < nn->cpus->len; c++) {
+            guint cpu = g_array_index(nn->cpus, guint, c);
+
+            if (known && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed))
+                g_array_append_val(cpus, cpu);
+        }
+        if (by_node->len <= nn->id)
+            g_ptr_array_set_size(by_node, (gint)nn->id + 1);
+        g_ptr_array_index(by_node, nn->id) = cpus;
+    }
+    return by_node;
+}
+
 static gboolean
 is_self(const char *path)
 {
     struct stat a, b;
 
-    return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }
 
 int
 main(int argc, char **argv)
 {
     gint64 exec_us = g_get_real_time();
-    const char *config_path = g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
+    const char *config_path =
+        g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
@@ -72,7 +107,8 @@ main(int argc, char **argv)
         g_clear_error(&error);
     }
     if (is_self(config->qemu_binary)) {
-        fprintf(stderr, "fastpass-qemu: qemu_binary %s is this wrapper itself; set it to the real QEMU\n",
+        fprintf(stderr,
+                "fastpass-qemu: qemu_binary %s is this wrapper itself; set it to the real QEMU\n",
                 config->qemu_binary);
         return 1;
     }
@@ -87,17 +123,25 @@ main(int argc, char **argv)
         fp_qemu_guest_clear(&guest);
         return 1;
     }
-    if (!why && config->use_pool && guest.uuid && fp_pool_owner_valid(guest.uuid) && guest.ram_size) {
+    if (!why && config->use_pool && guest.uuid && fp_pool_owner_valid(guest.uuid) &&
+        guest.ram_size) {
         /* Only a slot claimed for this very domain (by its UUID) is ever used. */
-        FpPoolOptions po = {.dir = config->pool_dir, .sysfs_root = config->sysfs_root, .proc_root = config->proc_root};
+        FpPoolOptions po = {.dir = config->pool_dir,
+                            .sysfs_root = config->sysfs_root,
+                            .proc_root = config->proc_root};
 
         slot = fp_pool_claimed_path(&po, guest.uuid, guest.ram_size);
         rw.slot_path = slot;
         rw.slot_size = guest.ram_size;
     }
     if (!why) {
-        rw.prealloc_threads = threads_for(config, guest.ram_node);
+        g_autoptr(FpHost) host = fp_host_new(config->sysfs_root);
+
+        fp_host_load_sysfs(host);
+        rw.prealloc_threads = threads_for(host, guest.ram_node);
+        rw.node_cpus = usable_node_cpus(host);
         new_argv = fp_qemu_rewrite(argv, &rw, changes, &why);
+        g_ptr_array_unref(rw.node_cpus);
     }
     ev = json_object_new_object();
     json_object_object_add(ev, "qemu", json_object_new_string(config->qemu_binary));
@@ -112,7 +156,8 @@ main(int argc, char **argv)
         json_object_object_add(ev, "unchanged_because", json_object_new_string(why));
         fprintf(stderr, "fastpass-qemu: command line left unchanged: %s\n", why);
     }
-    if (!fp_timeline_add(config->run_dir, guest.uuid, guest.name, "qemu", "qemu-exec", ev, TRUE, &error))
+    if (!fp_timeline_add(config->run_dir, guest.uuid, guest.name, "qemu", "qemu-exec", ev, TRUE,
+                         &error))
         fprintf(stderr, "fastpass-qemu: cannot record the timeline: %s\n", error->message);
     fflush(stderr);
     run_qemu(config->qemu_binary, new_argv ? new_argv : argv);

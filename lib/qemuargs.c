@@ -83,7 +83,8 @@ fp_qemu_guest_read(char **argv, FpQemuGuest *guest)
             if (o && is_memory_backend(o) && g_strcmp0(obj_str(o, "id"), "pc.ram") == 0) {
                 if (json_object_object_get_ex(o, "size", &size))
                     guest->ram_size = (guint64)json_object_get_int64(size);
-                if (json_object_object_get_ex(o, "host-nodes", &nodes) && json_object_is_type(nodes, json_type_array) &&
+                if (json_object_object_get_ex(o, "host-nodes", &nodes) &&
+                    json_object_is_type(nodes, json_type_array) &&
                     json_object_array_length(nodes) == 1)
                     guest->ram_node = json_object_get_int(json_object_array_get_idx(nodes, 0));
             }
@@ -107,11 +108,13 @@ to_slot_backend(json_object *o, const char *slot)
 {
     json_object *n = json_object_new_object();
     /* memfd- and file-only properties that do not carry over. */
-    static const char *const drop[] = {"qom-type", "mem-path", "share", "hugetlb", "hugetlbsize",
-                                       "seal", "prealloc", "discard-data", NULL};
+    static const char *const drop[] = {"qom-type", "mem-path",     "share",
+                                       "hugetlb",  "hugetlbsize",  "seal",
+                                       "prealloc", "discard-data", NULL};
 
     json_object_object_add(n, "qom-type", json_object_new_string("memory-backend-file"));
-    json_object_object_foreach(o, key, val) {
+    json_object_object_foreach(o, key, val)
+    {
         gboolean skip = FALSE;
 
         for (guint i = 0; drop[i]; i++)
@@ -125,6 +128,56 @@ to_slot_backend(json_object *o, const char *slot)
     return n;
 }
 
+/* The one node of a backend's host-nodes, else -1. */
+static int
+single_node(json_object *o)
+{
+    json_object *nodes;
+
+    if (!json_object_object_get_ex(o, "host-nodes", &nodes) ||
+        !json_object_is_type(nodes, json_type_array) || json_object_array_length(nodes) != 1)
+        return -1;
+    return json_object_get_int(json_object_array_get_idx(nodes, 0));
+}
+
+/* "menu=" among the comma-separated keys of a -boot argument. */
+static gboolean
+boot_sets_menu(const char *arg)
+{
+    g_auto(GStrv) keys = g_strsplit(arg, ",", -1);
+
+    for (guint i = 0; keys[i]; i++) {
+        if (g_str_has_prefix(keys[i], "menu="))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* A thread-context object for backend ID on CPUS, named after it; NULL when CPUS is empty. */
+static json_object *
+thread_context(const char *id, const GArray *cpus)
+{
+    json_object *tc, *list;
+
+    if (!cpus || !cpus->len)
+        return NULL;
+    tc = json_object_new_object();
+    list = json_object_new_array();
+    json_object_object_add(tc, "qom-type", json_object_new_string("thread-context"));
+    json_object_object_add(tc, "id", json_object_new_string(id));
+    for (guint i = 0; i < cpus->len; i++)
+        json_object_array_add(list, json_object_new_int((int)g_array_index(cpus, guint, i)));
+    json_object_object_add(tc, "cpu-affinity", list);
+    return tc;
+}
+
+static char *
+to_arg(json_object *o)
+{
+    return g_strdup(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 char **
 fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why)
 {
@@ -135,12 +188,23 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
         json_object *o, *n = NULL;
 
         g_ptr_array_add(out, g_strdup(argv[i]));
+        if (!strcmp(argv[i], "-boot") && argv[i + 1]) {
+            i++;
+            if (boot_sets_menu(argv[i])) {
+                g_ptr_array_add(out, g_strdup(argv[i])); /* the domain's own choice */
+            } else {
+                g_ptr_array_add(out, g_strdup_printf("%s%smenu=off", argv[i], *argv[i] ? "," : ""));
+                g_ptr_array_add(changes, g_strdup("boot: menu=off (no boot menu was asked for)"));
+            }
+            continue;
+        }
         if (strcmp(argv[i], "-object") || !argv[i + 1])
             continue;
         i++;
         o = parse_object(argv[i]);
         if (!o || !is_memory_backend(o)) {
-            /* Dotted "-object memory-backend-ram,id=..." syntax: older libvirt; not ours to touch. */
+            /* Dotted "-object memory-backend-ram,id=..." syntax: older libvirt; not ours to touch.
+             */
             if (!o && g_str_has_prefix(argv[i], "memory-backend-")) {
                 *why = g_strdup("memory backend given in the dotted -object syntax");
                 json_object_put(o);
@@ -152,29 +216,59 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
         }
         if (rw->slot_path && g_strcmp0(obj_str(o, "id"), "pc.ram") == 0) {
             json_object *size;
-            guint64 want = json_object_object_get_ex(o, "size", &size) ? (guint64)json_object_get_int64(size) : 0;
+            guint64 want = json_object_object_get_ex(o, "size", &size)
+                               ? (guint64)json_object_get_int64(size)
+                               : 0;
 
             if (want == rw->slot_size) {
                 n = to_slot_backend(o, rw->slot_path);
-                g_ptr_array_add(changes, g_strdup_printf("pc.ram: %s -> memory-backend-file on pool slot %s",
-                                                         obj_str(o, "qom-type"), rw->slot_path));
+                g_ptr_array_add(changes,
+                                g_strdup_printf("pc.ram: %s -> memory-backend-file on pool slot %s",
+                                                obj_str(o, "qom-type"), rw->slot_path));
             } else {
-                g_ptr_array_add(changes, g_strdup_printf("pool slot not used: its size %" G_GUINT64_FORMAT
-                                                         " differs from pc.ram's %" G_GUINT64_FORMAT,
-                                                         rw->slot_size, want));
+                g_ptr_array_add(changes,
+                                g_strdup_printf("pool slot not used: its size %" G_GUINT64_FORMAT
+                                                " differs from pc.ram's %" G_GUINT64_FORMAT,
+                                                rw->slot_size, want));
             }
         }
         if (rw->caps && rw->caps->prealloc_threads && rw->prealloc_threads > 1 &&
-            obj_true(n ? n : o, "prealloc") && !json_object_object_get_ex(n ? n : o, "prealloc-threads", NULL)) {
+            obj_true(n ? n : o, "prealloc") &&
+            !json_object_object_get_ex(n ? n : o, "prealloc-threads", NULL)) {
             if (!n)
                 n = json_object_get(o);
-            json_object_object_add(n, "prealloc-threads", json_object_new_int((int)rw->prealloc_threads));
-            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u", obj_str(o, "id"), rw->prealloc_threads));
+            json_object_object_add(n, "prealloc-threads",
+                                   json_object_new_int((int)rw->prealloc_threads));
+            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u", obj_str(o, "id"),
+                                                     rw->prealloc_threads));
+        }
+        {
+            json_object *cur = n ? n : o;
+            int node = single_node(cur);
+            const GArray *cpus = node >= 0 && rw->node_cpus && (guint)node < rw->node_cpus->len
+                                     ? g_ptr_array_index(rw->node_cpus, node)
+                                     : NULL;
+            g_autofree char *tc_id =
+                g_strdup_printf("fp-tc-%s", obj_str(o, "id") ? obj_str(o, "id") : "mem");
+            json_object *tc = NULL;
+
+            if (rw->caps && rw->caps->prealloc_context && obj_true(cur, "prealloc") &&
+                !json_object_object_get_ex(cur, "prealloc-context", NULL) &&
+                (tc = thread_context(tc_id, cpus))) {
+                /* -object THREAD-CONTEXT -object BACKEND: the context must exist first. */
+                g_ptr_array_add(out, to_arg(tc));
+                g_ptr_array_add(out, g_strdup("-object"));
+                if (!n)
+                    n = json_object_get(o);
+                json_object_object_add(n, "prealloc-context", json_object_new_string(tc_id));
+                g_ptr_array_add(changes,
+                                g_strdup_printf("%s: prealloc-context %s on node %d's %u CPUs",
+                                                obj_str(o, "id"), tc_id, node, cpus->len));
+                json_object_put(tc);
+            }
         }
         /* Untouched objects go through byte for byte. */
-        g_ptr_array_add(out, n ? g_strdup(json_object_to_json_string_ext(n, JSON_C_TO_STRING_PLAIN |
-                                                                                JSON_C_TO_STRING_NOSLASHESCAPE))
-                               : g_strdup(argv[i]));
+        g_ptr_array_add(out, n ? to_arg(n) : g_strdup(argv[i]));
         json_object_put(n);
         json_object_put(o);
     }

@@ -6,6 +6,7 @@
 
 typedef struct {
     gboolean prealloc_threads; /* memory backends take prealloc-threads (QEMU >= 5.0) */
+    gboolean prealloc_context; /* ... and prealloc-context, with thread-context objects (>= 7.2) */
 } FpQemuCaps;
 
 typedef struct {
@@ -13,6 +14,8 @@ typedef struct {
     guint prealloc_threads;  /* threads to give a backend that preallocates; 0: leave */
     const char *slot_path;   /* a clean, pre-zeroed pool slot for guest RAM, or NULL */
     guint64 slot_size;       /* its size in bytes: used only when it equals the backend's */
+    GPtrArray *node_cpus;    /* [node] -> GArray of guint: CPUs a thread-context for a backend
+                              * bound to that node may use (NULL or empty: none) */
 } FpQemuRewrite;
 
 typedef struct {
@@ -27,5 +30,9 @@ void fp_qemu_guest_read(char **argv, FpQemuGuest *guest);
 void fp_qemu_guest_clear(FpQemuGuest *guest);
 
 /* A new argv (NULL-terminated, g_strfreev) with the rewrite applied, and in *CHANGES one line
- * per change. NULL with *WHY set when the command line is not one it can safely change. */
+ * per change. NULL with *WHY set when the command line is not one it can safely change.
+ * - `-boot` without menu= gets menu=off (SeaBIOS's menu wait); an explicit menu=on stays.
+ * - pc.ram goes to the pool slot when its size matches.
+ * - a preallocating backend gets prealloc-threads, and, bound to one node (host-nodes) with
+ *   CPUs for it in node_cpus, a thread-context on those CPUs as its prealloc-context. */
 char **fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,26 +20,32 @@ run_bounded(const char *qemu, guint timeout_ms, GError **error)
     g_autoptr(GString) out = g_string_new(NULL);
     char buf[4096];
 
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-                                  NULL, NULL, &pid, NULL, &out_fd, NULL, error))
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                  NULL, &pid, NULL, &out_fd, NULL, error))
         return NULL;
-    for (;;) {
-        ssize_t n = read(out_fd, buf, sizeof(buf));
+    /* Read until EOF, but never past the deadline: a QEMU that hangs with its stdout open must
+     * not hang the VM's start (the wait below then kills it). */
+    while (g_get_monotonic_time() < deadline) {
+        struct pollfd p = {.fd = out_fd, .events = POLLIN};
+        gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000 + 1;
+        ssize_t n;
 
-        if (n > 0) {
+        if (poll(&p, 1, (int)MIN(left_ms, 1000)) <= 0)
+            continue; /* timeout or EINTR: the loop checks the deadline */
+        n = read(out_fd, buf, sizeof(buf));
+        if (n > 0)
             g_string_append_len(out, buf, n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        break;
+        else if (n == 0 || errno != EINTR)
+            break;
     }
     close(out_fd);
     while (waitpid(pid, &status, WNOHANG) == 0) {
         if (g_get_monotonic_time() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            g_set_error(error, FP_ERROR, FP_ERROR_TIMEOUT, "%s did not answer its help probe in %u ms", qemu, timeout_ms);
+            g_set_error(error, FP_ERROR, FP_ERROR_TIMEOUT,
+                        "%s did not answer its help probe in %u ms", qemu, timeout_ms);
             return NULL;
         }
         g_usleep(2000);
@@ -47,24 +54,30 @@ run_bounded(const char *qemu, guint timeout_ms, GError **error)
 }
 
 gboolean
-fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, FpQemuCaps *caps, GError **error)
+fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, FpQemuCaps *caps,
+                   GError **error)
 {
     struct stat st;
     g_autofree char *key = NULL, *digest = NULL, *cache = NULL, *text = NULL, *help = NULL;
     json_object *j;
 
     if (stat(qemu, &st) < 0 || !S_ISREG(st.st_mode) || access(qemu, X_OK) < 0) {
-        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "QEMU binary %s is missing or not executable", qemu);
+        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "QEMU binary %s is missing or not executable",
+                    qemu);
         return FALSE;
     }
-    key = g_strdup_printf("%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
+    /* v2: the answer also says whether backends take prealloc-context. */
+    key = g_strdup_printf("v2:%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
     digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
     cache = g_strdup_printf("%s/qemu-caps-%.16s.json", cache_dir, digest);
     if (g_file_get_contents(cache, &text, NULL, NULL) && (j = json_tokener_parse(text))) {
         const char *k = json_object_get_string(json_object_object_get(j, "binary"));
         gboolean hit = g_strcmp0(k, key) == 0;
 
-        caps->prealloc_threads = json_object_get_boolean(json_object_object_get(j, "prealloc_threads"));
+        caps->prealloc_threads =
+            json_object_get_boolean(json_object_object_get(j, "prealloc_threads"));
+        caps->prealloc_context =
+            json_object_get_boolean(json_object_object_get(j, "prealloc_context"));
         json_object_put(j);
         if (hit)
             return TRUE;
@@ -72,9 +85,11 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
     if (!(help = run_bounded(qemu, timeout_ms, error)))
         return FALSE;
     caps->prealloc_threads = strstr(help, "prealloc-threads=") != NULL;
+    caps->prealloc_context = strstr(help, "prealloc-context=") != NULL;
     j = json_object_new_object();
     json_object_object_add(j, "binary", json_object_new_string(key));
     json_object_object_add(j, "prealloc_threads", json_object_new_boolean(caps->prealloc_threads));
+    json_object_object_add(j, "prealloc_context", json_object_new_boolean(caps->prealloc_context));
     /* Written by root only (the hook, at prepare begin): QEMU's user reads it, never writes it.
      * A cache that cannot be written only costs the next start another probe. */
     if (geteuid() != 0) {

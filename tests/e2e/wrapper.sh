@@ -2,8 +2,8 @@
 # End to end: libvirt starts a domain through fastpass-qemu (its <emulator>), on this machine's
 # real libvirtd and QEMU (TCG), with the hook installed. The guest must print its first kernel
 # line; QEMU must run with the wrapper's changes; the domain's timeline must hold the hook's
-# phases and the wrapper's exec. Also the wrapper's own refusals: a QEMU that is missing, and
-# itself configured as the real QEMU.
+# phases and the wrapper's exec. Also: the real QEMU taking the wrapper's thread-context and
+# -boot change, and the wrapper's own refusals (a QEMU that is missing, itself as the real QEMU).
 # usage: wrapper.sh WRAPPER HOOK SOURCE_DIR
 set -u
 wrapper=$(realpath "$1"); hook=$(realpath "$2"); src=$3
@@ -87,6 +87,19 @@ check "timeline: wrapper's exec recorded with its change" grep -q '"changes":\["
 echo "     wrapper timeline:"; sed 's/^/       /' "$qemut"
 check "domain log names the wrapper's change" grep -q "fastpass-qemu: pc.ram: prealloc-threads=" /var/log/libvirt/qemu/fp-e2e-wrapper.log
 virsh destroy fp-e2e-wrapper > /dev/null 2>&1
+
+# What older libvirt leaves to the wrapper, on the real QEMU: a node-bound preallocating backend
+# without a prealloc-context gets a thread-context on that node's CPUs, -boot gets menu=off.
+bound_args=(-name guest=fp-e2e-bound -uuid 1e5b4d3f-9c2e-4f70-8b8c-6d4e3f2a1b0c -machine none -nodefaults
+  -display none -boot strict=on -qmp stdio
+  -object '{"qom-type":"memory-backend-ram","id":"ram0","prealloc":true,"size":16777216,"host-nodes":[0],"policy":"bind"}')
+printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+  FASTPASS_CONFIG=$work/fastpass.json timeout 60 "$wrapper" "${bound_args[@]}" > "$work/out" 2> "$work/err"; rc=$?
+[ $rc -eq 0 ] && grep -q '"event": "SHUTDOWN"' "$work/out"
+verdict "real QEMU runs the wrapper's thread-context and -boot change (exit $rc, QMP quit)"
+grep -q "ram0: prealloc-context fp-tc-ram0 on node 0's" "$work/err" && grep -q "boot: menu=off" "$work/err"
+verdict "the wrapper says what it changed"
+sed 's/^/     /' "$work/err"
 
 # Refusals, without libvirt.
 guest_args=(-name guest=x -uuid 0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b -object '{"qom-type":"memory-backend-ram","id":"pc.ram","size":1048576}')

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-static const FpQemuCaps caps_yes = {.prealloc_threads = TRUE};
-static const FpQemuCaps caps_no = {.prealloc_threads = FALSE};
+static const FpQemuCaps caps_yes = {.prealloc_threads = TRUE, .prealloc_context = TRUE};
+static const FpQemuCaps caps_no = {.prealloc_threads = FALSE, .prealloc_context = FALSE};
 
 #define RAM(json) "-object", json
 
@@ -16,37 +16,216 @@ typedef struct {
     const char *absent;     /* a substring no argument may hold, or NULL */
     guint changes;
     gboolean refused;
+    guint added_args; /* arguments the rewrite adds (a thread-context: 2) */
 } Case;
 
 static const Case cases[] = {
     {"threads-added-to-preallocating-backend",
-     {"qemu", "-name", "guest=vm1,debug-threads=on", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824}"), NULL},
-     {&caps_yes, 8, NULL, 0},
-     "{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824,\"prealloc-threads\":8}", NULL, 1, FALSE},
+     {"qemu", "-name", "guest=vm1,debug-threads=on",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
+     "{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824,"
+     "\"prealloc-threads\":8}",
+     NULL,
+     1,
+     FALSE,
+     0},
     {"threads-left-when-already-set",
-     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"prealloc\":true,\"prealloc-threads\":2,\"size\":1073741824}"), NULL},
-     {&caps_yes, 8, NULL, 0},
-     "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"prealloc\":true,\"prealloc-threads\":2,\"size\":1073741824}", NULL, 0, FALSE},
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"prealloc\":true,\"prealloc-"
+          "threads\":2,\"size\":1073741824}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
+     "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"prealloc\":true,\"prealloc-"
+     "threads\":2,\"size\":1073741824}",
+     NULL,
+     0,
+     FALSE,
+     0},
     {"threads-left-when-not-preallocating",
-     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":1073741824}"), NULL},
-     {&caps_yes, 8, NULL, 0}, NULL, "prealloc-threads", 0, FALSE},
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":1073741824}"), NULL},
+     {.caps = &caps_yes, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
+     NULL,
+     "prealloc-threads",
+     0,
+     FALSE,
+     0},
     {"threads-left-when-qemu-lacks-them",
-     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824}"), NULL},
-     {&caps_no, 8, NULL, 0}, NULL, "prealloc-threads", 0, FALSE},
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824}"),
+      NULL},
+     {.caps = &caps_no, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
+     NULL,
+     "prealloc-threads",
+     0,
+     FALSE,
+     0},
     {"other-objects-byte-identical",
-     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/x/master-key.aes\"}"), "-unknown-option", "x,y=z", NULL},
-     {&caps_yes, 8, NULL, 0}, "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/x/master-key.aes\"}", NULL, 0, FALSE},
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/x/"
+          "master-key.aes\"}"),
+      "-unknown-option", "x,y=z", NULL},
+     {.caps = &caps_yes, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
+     "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/x/"
+     "master-key.aes\"}",
+     NULL,
+     0,
+     FALSE,
+     0},
     {"pool-slot-replaces-memfd-backend",
-     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-memfd\",\"id\":\"pc.ram\",\"hugetlb\":true,\"hugetlbsize\":2097152,\"prealloc\":true,\"size\":1073741824,\"host-nodes\":[0],\"policy\":\"bind\"}"), NULL},
-     {&caps_yes, 1, "/dev/hugepages/fastpass/slot-0001.claimed", 1073741824},
-     "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"size\":1073741824,\"host-nodes\":[0],\"policy\":\"bind\",\"mem-path\":\"/dev/hugepages/fastpass/slot-0001.claimed\",\"share\":true,\"prealloc\":true}",
-     "hugetlb", 1, FALSE},
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-memfd\",\"id\":\"pc.ram\",\"hugetlb\":true,"
+          "\"hugetlbsize\":2097152,\"prealloc\":true,\"size\":1073741824,\"host-nodes\":[0],"
+          "\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_yes,
+      .prealloc_threads = 1,
+      .slot_path = "/dev/hugepages/fastpass/slot-0001.claimed",
+      .slot_size = 1073741824},
+     "{\"qom-type\":\"memory-backend-file\",\"id\":\"pc.ram\",\"size\":1073741824,\"host-nodes\":["
+     "0],\"policy\":\"bind\",\"mem-path\":\"/dev/hugepages/fastpass/"
+     "slot-0001.claimed\",\"share\":true,\"prealloc\":true,\"prealloc-context\":\"fp-tc-pc.ram\"}",
+     "hugetlb",
+     2, /* the slot, and a thread-context on node 0 */
+     FALSE,
+     2},
     {"pool-slot-of-other-size-unused",
-     {"qemu", "-name", "guest=vm1", RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":1073741824}"), NULL},
-     {&caps_yes, 1, "/dev/hugepages/fastpass/slot-0001.claimed", 2147483648}, NULL, "mem-path", 1, FALSE},
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":1073741824}"), NULL},
+     {.caps = &caps_yes,
+      .prealloc_threads = 1,
+      .slot_path = "/dev/hugepages/fastpass/slot-0001.claimed",
+      .slot_size = 2147483648},
+     NULL,
+     "mem-path",
+     1,
+     FALSE,
+     0},
     {"dotted-backend-syntax-refused",
      {"qemu", "-name", "guest=vm1", "-object", "memory-backend-ram,id=pc.ram,size=1G", NULL},
-     {&caps_yes, 8, NULL, 0}, NULL, NULL, 0, TRUE},
+     {.caps = &caps_yes, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
+     NULL,
+     NULL,
+     0,
+     TRUE,
+     0},
+    /* The boot menu: off unless the domain asked for it. */
+    {"boot-menu-off-added",
+     {"qemu", "-name", "guest=vm1", "-boot", "strict=on", NULL},
+     {.caps = &caps_yes},
+     "strict=on,menu=off",
+     NULL,
+     1,
+     FALSE,
+     0},
+    {"boot-menu-on-kept",
+     {"qemu", "-name", "guest=vm1", "-boot", "menu=on,strict=on", NULL},
+     {.caps = &caps_yes},
+     "menu=on,strict=on",
+     NULL,
+     0,
+     FALSE,
+     0},
+    {"boot-menu-off-kept",
+     {"qemu", "-name", "guest=vm1", "-boot", "menu=off", NULL},
+     {.caps = &caps_yes},
+     "menu=off",
+     NULL,
+     0,
+     FALSE,
+     0},
+    {"boot-legacy-order",
+     {"qemu", "-name", "guest=vm1", "-boot", "c", NULL},
+     {.caps = &caps_yes},
+     "c,menu=off",
+     NULL,
+     1,
+     FALSE,
+     0},
+    /* A thread-context for prealloc, on the CPUs of the backend's node (node 0: CPUs 0 and 1). */
+    {"thread-context-for-bound-backend",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824,\"host-nodes\":[0],\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 2},
+     "{\"qom-type\":\"thread-context\",\"id\":\"fp-tc-pc.ram\",\"cpu-affinity\":[0,1]}",
+     NULL,
+     2,
+     FALSE,
+     2},
+    {"thread-context-named-by-backend",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824,\"host-nodes\":[0],\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 1},
+     "{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":1073741824,"
+     "\"host-nodes\":[0],\"policy\":\"bind\",\"prealloc-context\":\"fp-tc-pc.ram\"}",
+     NULL,
+     1,
+     FALSE,
+     2},
+    {"no-thread-context-without-node",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 1},
+     NULL,
+     "thread-context",
+     0,
+     FALSE,
+     0},
+    {"no-thread-context-on-a-node-without-usable-cpus",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"m1\",\"prealloc\":true,\"size\":"
+          "1073741824,\"host-nodes\":[1],\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 1},
+     NULL,
+     "thread-context",
+     0,
+     FALSE,
+     0},
+    {"no-thread-context-on-an-unknown-node",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"m3\",\"prealloc\":true,\"size\":"
+          "1073741824,\"host-nodes\":[3],\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 1},
+     NULL,
+     "thread-context",
+     0,
+     FALSE,
+     0},
+    {"libvirts-own-context-kept",
+     {"qemu", "-name", "guest=vm1", "-object",
+      "{\"qom-type\":\"thread-context\",\"id\":\"tc-pc.ram\",\"node-affinity\":[0]}",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824,\"host-nodes\":[0],\"policy\":\"bind\",\"prealloc-context\":\"tc-pc.ram\"}"),
+      NULL},
+     {.caps = &caps_yes, .prealloc_threads = 1},
+     NULL,
+     "fp-tc-",
+     0,
+     FALSE,
+     0},
+    {"no-thread-context-when-qemu-lacks-it",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"prealloc\":true,\"size\":"
+          "1073741824,\"host-nodes\":[0],\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_no, .prealloc_threads = 1},
+     NULL,
+     "thread-context",
+     0,
+     FALSE,
+     0},
 };
 
 static void
@@ -54,9 +233,19 @@ test_case(gconstpointer data)
 {
     const Case *c = data;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) node_cpus = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     g_autofree char *why = NULL;
-    g_auto(GStrv) out = fp_qemu_rewrite((char **)c->argv, &c->rw, changes, &why);
+    g_auto(GStrv) out = NULL;
+    FpQemuRewrite rw = c->rw;
     gboolean found = c->expect_arg == NULL;
+    guint cpus0[] = {0, 1};
+
+    /* The host: node 0 with CPUs 0-1 usable, node 1 with none usable (pinned elsewhere). */
+    g_ptr_array_add(node_cpus, g_array_new(FALSE, FALSE, sizeof(guint)));
+    g_array_append_vals(g_ptr_array_index(node_cpus, 0), cpus0, 2);
+    g_ptr_array_add(node_cpus, g_array_new(FALSE, FALSE, sizeof(guint)));
+    rw.node_cpus = node_cpus;
+    out = fp_qemu_rewrite((char **)c->argv, &rw, changes, &why);
 
     if (c->refused) {
         g_assert_null(out);
@@ -64,7 +253,7 @@ test_case(gconstpointer data)
         return;
     }
     g_assert_nonnull(out);
-    g_assert_cmpuint(g_strv_length(out), ==, g_strv_length((char **)c->argv));
+    g_assert_cmpuint(g_strv_length(out), ==, g_strv_length((char **)c->argv) + c->added_args);
     for (guint i = 0; out[i]; i++) {
         found |= g_strcmp0(out[i], c->expect_arg) == 0;
         if (c->absent)
@@ -78,10 +267,23 @@ test_case(gconstpointer data)
 static void
 test_guest_read(void)
 {
-    const char *probe[] = {"qemu", "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none,accel=tcg",
-                           "-qmp", "unix:/x,server=on,wait=off", NULL};
-    const char *start[] = {"qemu", "-name", "guest=a,,b,debug-threads=on", "-uuid", "5a6b7c8d-1111-2222-3333-444455556666",
-                           RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":268435456,\"host-nodes\":[1]}"),
+    const char *probe[] = {"qemu",
+                           "-S",
+                           "-no-user-config",
+                           "-nodefaults",
+                           "-nographic",
+                           "-machine",
+                           "none,accel=tcg",
+                           "-qmp",
+                           "unix:/x,server=on,wait=off",
+                           NULL};
+    const char *start[] = {"qemu",
+                           "-name",
+                           "guest=a,,b,debug-threads=on",
+                           "-uuid",
+                           "5a6b7c8d-1111-2222-3333-444455556666",
+                           RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":"
+                               "268435456,\"host-nodes\":[1]}"),
                            NULL};
     FpQemuGuest g;
 
