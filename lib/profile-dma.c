@@ -21,12 +21,14 @@ line_event(const char *line, gsize len, const char **args)
     const char *colon = memchr(line, ':', len), *name = line;
 
     /* A timestamped line: digits '@' digits '.' digits ':' before the name. */
-    if (colon && memchr(line, '@', (gsize)(colon - line)) && strspn(line, "0123456789@.") == (gsize)(colon - line))
+    if (colon && memchr(line, '@', (gsize)(colon - line)) &&
+        strspn(line, "0123456789@.") == (gsize)(colon - line))
         name = colon + 1;
     for (guint i = 0; fp_profile_dma_trace_events[i]; i++) {
         gsize n = strlen(fp_profile_dma_trace_events[i]);
 
-        if ((gsize)(line + len - name) > n && !strncmp(name, fp_profile_dma_trace_events[i], n) && name[n] == ' ') {
+        if ((gsize)(line + len - name) > n && !strncmp(name, fp_profile_dma_trace_events[i], n) &&
+            name[n] == ' ') {
             *args = name + n + 1;
             return fp_profile_dma_trace_events[i];
         }
@@ -34,10 +36,36 @@ line_event(const char *line, gsize len, const char **args)
     return NULL;
 }
 
+/* "START-END" of the first "0x... - 0x..." in ARGS (the IOVA range of every event counted). */
+static char *
+iova_range(const char *args)
+{
+    const char *hex = strstr(args, "0x");
+    guint64 start, end;
+
+    if (!hex ||
+        sscanf(hex, "0x%" G_GINT64_MODIFIER "x - 0x%" G_GINT64_MODIFIER "x", &start, &end) != 2)
+        return NULL;
+    return g_strdup_printf("%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", start, end);
+}
+
+/* A map of RANGE: counted, and counted as redundant when this start had mapped it before. */
+static void
+count_map(FpProfileRun *run, GHashTable *mapped, const char *args)
+{
+    char *range = iova_range(args);
+
+    run->dma_map++;
+    /* The set takes RANGE either way; FALSE: it was there already. */
+    if (range && !g_hash_table_add(mapped, range))
+        run->dma_remap++;
+}
+
 void
 fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len)
 {
     const char *p = text, *end = text + len;
+    g_autoptr(GHashTable) mapped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (gsize)(end - p));
@@ -50,11 +78,11 @@ fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len)
             continue;
         run->dma_visible = TRUE;
         if (!strcmp(ev, "vfio_listener_region_add_ram"))
-            run->dma_map++;
+            count_map(run, mapped, args);
         else if (!strcmp(ev, "vfio_listener_region_del"))
             run->dma_unmap++;
         else if (!strcmp(ev, "vfio_iommu_map_notify") && g_str_has_prefix(args, "iommu MAP"))
-            run->dma_map++;
+            count_map(run, mapped, args);
         else if (!strcmp(ev, "vfio_iommu_map_notify") && g_str_has_prefix(args, "iommu UNMAP"))
             run->dma_unmap++;
     }

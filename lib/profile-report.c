@@ -72,6 +72,7 @@ run_json(const FpProfileRun *run)
     if (run->dma_visible) {
         json_object_object_add(dma, "map", json_object_new_int64(run->dma_map));
         json_object_object_add(dma, "unmap", json_object_new_int64(run->dma_unmap));
+        json_object_object_add(dma, "remap", json_object_new_int64(run->dma_remap));
     }
     json_object_object_add(j, "vfio_dma", dma);
     for (guint i = 0; i < run->notes->len; i++)
@@ -113,6 +114,7 @@ fp_profile_to_json(const FpProfile *p)
     json_object_object_add(sum, "phases_ms", phases);
     json_object_object_add(sum, "vfio_dma_map", s->dma_map >= 0 ? json_object_new_int64(s->dma_map) : NULL);
     json_object_object_add(sum, "vfio_dma_unmap", s->dma_unmap >= 0 ? json_object_new_int64(s->dma_unmap) : NULL);
+    json_object_object_add(sum, "vfio_dma_remap", s->dma_remap >= 0 ? json_object_new_int64(s->dma_remap) : NULL);
     json_object_object_add(sum, "runs", json_object_new_int((int)p->runs->len));
     json_object_object_add(j, "summary", sum);
     return j;
@@ -162,6 +164,7 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
         run->dma_visible = json_object_get_boolean(json_object_object_get(dma, "visible"));
         run->dma_map = json_object_get_int64(json_object_object_get(dma, "map"));
         run->dma_unmap = json_object_get_int64(json_object_object_get(dma, "unmap"));
+        run->dma_remap = json_object_get_int64(json_object_object_get(dma, "remap"));
     }
     for (size_t i = 0; json_object_is_type(notes, json_type_array) && i < json_object_array_length(notes); i++) {
         const char *n = json_object_get_string(json_object_array_get_idx(notes, i));
@@ -352,8 +355,10 @@ fp_profile_format_text(const FpProfile *p)
         }
     }
     if (s->dma_map >= 0)
-        g_string_append_printf(out, "  %-32s %" G_GINT64_FORMAT " map, %" G_GINT64_FORMAT " unmap\n",
-                               "VFIO DMA calls", s->dma_map, s->dma_unmap);
+        g_string_append_printf(out,
+                               "  %-32s %" G_GINT64_FORMAT " map, %" G_GINT64_FORMAT " unmap, %" G_GINT64_FORMAT
+                               " map of an IOVA range mapped before (redundant)\n",
+                               "VFIO DMA calls", s->dma_map, s->dma_unmap, s->dma_remap);
     else
         g_string_append_printf(out, "  %-32s not visible\n", "VFIO DMA calls");
     if (p->runs->len) {

@@ -217,7 +217,7 @@ fp_profile_summarize(const FpProfile *p)
     g_autofree double *init = g_new0(double, n + 1), *bios = g_new0(double, n + 1);
     g_autofree double *creation = g_new0(double, n + 1), *total = g_new0(double, n + 1);
     g_autofree double *ph = g_new0(double, n + 1), *maps = g_new0(double, n + 1);
-    g_autofree double *unmaps = g_new0(double, n + 1);
+    g_autofree double *unmaps = g_new0(double, n + 1), *remaps = g_new0(double, n + 1);
     FpStats st;
 
     s->phases = g_array_new(FALSE, TRUE, sizeof(FpPhaseStats));
@@ -234,18 +234,21 @@ fp_profile_summarize(const FpProfile *p)
             total[n_total++] = t / 1000.0;
         if (run->dma_visible) {
             maps[n_dma] = (double)run->dma_map;
-            unmaps[n_dma++] = (double)run->dma_unmap;
+            unmaps[n_dma] = (double)run->dma_unmap;
+            remaps[n_dma++] = (double)run->dma_remap;
         }
     }
     fp_stats_compute(init, n_init, &s->init_ms);
     fp_stats_compute(bios, n_init, &s->bios_ms);
     fp_stats_compute(creation, n_init, &s->creation_ms);
     fp_stats_compute(total, n_total, &s->total_ms);
-    s->dma_map = s->dma_unmap = -1;
+    s->dma_map = s->dma_unmap = s->dma_remap = -1;
     if (fp_stats_compute(maps, n_dma, &st))
         s->dma_map = (gint64)st.median;
     if (fp_stats_compute(unmaps, n_dma, &st))
         s->dma_unmap = (gint64)st.median;
+    if (fp_stats_compute(remaps, n_dma, &st))
+        s->dma_remap = (gint64)st.median;
 
     for (guint k = 0; k < G_N_ELEMENTS(phase_table); k++) {
         guint m = 0;

@@ -33,6 +33,7 @@ typedef struct {
     json_object *devices;      /* the hook's per-device report ("devices" array), or NULL */
     gboolean dma_visible;      /* VFIO DMA map/unmap counts below are real */
     gint64 dma_map, dma_unmap;
+    gint64 dma_remap;          /* maps of an IOVA range this start had mapped before */
     GPtrArray *notes; /* char*: what could not be measured, and why */
 } FpProfileRun;
 
@@ -95,6 +96,7 @@ typedef struct {
     FpStats init_ms, bios_ms, creation_ms, total_ms; /* total: start call -> kernel line */
     GArray *phases;    /* FpPhaseStats, catalogue order, only phases some run has */
     gint64 dma_map, dma_unmap; /* medians over runs where visible; -1 when none is */
+    gint64 dma_remap;          /* median of the redundant maps; -1 when not visible */
 } FpProfileSummary;
 
 FpProfileSummary *fp_profile_summarize(const FpProfile *p);
@@ -176,7 +178,8 @@ FpConsoleKind fp_profile_console_of(xmlDoc *doc, char **path);
  * section, each vfio_listener_region_del one unmap, each vfio_iommu_map_notify one map or unmap
  * through a vIOMMU. vm_state_notify fires on every start and proves the trace is visible. */
 extern const char *const fp_profile_dma_trace_events[];
-/* Counts trace lines in TEXT into RUN (sets dma_visible when the sentinel or an event shows). */
+/* Counts trace lines in TEXT into RUN (sets dma_visible when the sentinel or an event shows);
+ * a map of an IOVA range TEXT mapped before counts as redundant too (dma_remap). */
 void fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len);
 
 /* --- --direct: QEMU without libvirt --- */

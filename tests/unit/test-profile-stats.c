@@ -162,6 +162,7 @@ test_summary(void)
             run->dma_visible = TRUE;
             run->dma_map = 12;
             run->dma_unmap = 3;
+            run->dma_remap = 2;
         }
         g_ptr_array_add(p->runs, run);
     }
@@ -176,6 +177,7 @@ test_summary(void)
     g_assert_cmpfloat_with_epsilon(s->creation_ms.min, 400 + 3000, 1e-6);
     g_assert_cmpint(s->dma_map, ==, 12);
     g_assert_cmpint(s->dma_unmap, ==, 3);
+    g_assert_cmpint(s->dma_remap, ==, 2);
     g_assert_cmpuint(s->phases->len, ==, 3);
     g_assert_cmpstr(g_array_index(s->phases, FpPhaseStats, 0).id, ==, "before-exec");
     g_assert_cmpstr(g_array_index(s->phases, FpPhaseStats, 2).id, ==, "bios");
@@ -190,6 +192,7 @@ test_summary_dma_not_visible(void)
     g_ptr_array_add(p->runs, fp_profile_run_new());
     s = fp_profile_summarize(p);
     g_assert_cmpint(s->dma_map, ==, -1);
+    g_assert_cmpint(s->dma_remap, ==, -1);
     g_assert_cmpuint(s->creation_ms.n, ==, 0);
 }
 

@@ -149,27 +149,36 @@ typedef struct {
     const char *name;
     const char *text;
     gboolean visible;
-    gint64 map, unmap;
+    gint64 map, unmap, remap;
 } DmaCase;
 
 static const DmaCase dma_cases[] = {
-    {"nothing", "char device redirected to /dev/pts/3\n", FALSE, 0, 0},
+    {"nothing", "char device redirected to /dev/pts/3\n", FALSE, 0, 0, 0},
     {"sentinel-only-is-visible-zero", "1234@1700000000.000001:vm_state_notify running 1 reason 9 (running)\n", TRUE,
-     0, 0},
+     0, 0, 0},
     {"timestamped-lines",
      "1@1.5:vfio_listener_region_add_ram region_add [ram] 0x0 - 0x9ffff [0x7f00]\n"
      "1@1.6:vfio_listener_region_add_ram region_add [ram] 0xc0000 - 0xbfffffff [0x7f01]\n"
      "1@1.7:vfio_listener_region_del region_del 0xc0000 - 0xdffff\n",
-     TRUE, 2, 1},
+     TRUE, 2, 1, 0},
     {"plain-lines-and-viommu",
      "vfio_iommu_map_notify iommu MAP @ 0x1000 - 0x1fff\n"
      "vfio_iommu_map_notify iommu UNMAP @ 0x1000 - 0x1fff\n"
      "vfio_iommu_map_notify iommu MAP @ 0x2000 - 0x2fff",
-     TRUE, 2, 1},
+     TRUE, 2, 1, 0},
+    {"the-same-iova-mapped-again-is-redundant",
+     "1@1.5:vfio_listener_region_add_ram region_add [ram] 0x0 - 0x9ffff [0x7f00]\n"
+     "1@1.6:vfio_listener_region_del region_del 0x0 - 0x9ffff\n"
+     "1@1.7:vfio_listener_region_add_ram region_add [ram] 0x0 - 0x9ffff [0x7f00]\n"
+     "1@1.8:vfio_listener_region_add_ram region_add [ram] 0x0 - 0x7ffff [0x7f00]\n"
+     "vfio_iommu_map_notify iommu MAP @ 0x1000 - 0x1fff\n"
+     "vfio_iommu_map_notify iommu UNMAP @ 0x1000 - 0x1fff\n"
+     "vfio_iommu_map_notify iommu MAP @ 0x1000 - 0x1fff\n",
+     TRUE, 5, 2, 2},
     {"command-line-naming-events-not-counted",
      "LC_ALL=C /usr/bin/qemu-system-x86_64 -trace enable=vfio_listener_region_add_ram -trace "
      "enable=vm_state_notify\nvfio_listener_region_add_ram_suffix x\n",
-     FALSE, 0, 0},
+     FALSE, 0, 0, 0},
 };
 
 static void
@@ -182,6 +191,7 @@ test_dma(gconstpointer data)
     g_assert_cmpint(run->dma_visible, ==, c->visible);
     g_assert_cmpint(run->dma_map, ==, c->map);
     g_assert_cmpint(run->dma_unmap, ==, c->unmap);
+    g_assert_cmpint(run->dma_remap, ==, c->remap);
 }
 
 static void
@@ -202,6 +212,7 @@ test_json_round_trip(void)
     run->dma_visible = TRUE;
     run->dma_map = 5;
     run->dma_unmap = 2;
+    run->dma_remap = 1;
     run->devices = json_tokener_parse("[{\"bdf\": \"0000:41:00.0\"}]");
     fp_profile_run_note(run, "a note");
     g_ptr_array_add(p->runs, run);
@@ -222,6 +233,7 @@ test_json_round_trip(void)
     g_assert_true(r->dma_visible);
     g_assert_cmpint(r->dma_map, ==, 5);
     g_assert_cmpint(r->dma_unmap, ==, 2);
+    g_assert_cmpint(r->dma_remap, ==, 1);
     g_assert_nonnull(r->devices);
     g_assert_cmpuint(r->notes->len, ==, 1);
     g_unlink(path);
