@@ -3,8 +3,9 @@
 # /etc/libvirt/hooks/qemu.d, its sysfs root pointed at the emulated kernel (tests/fakesys) with
 # four GPU-like devices that take 1 s to reset. `virsh create` must show the four resets
 # overlapping in the hook's log and the guest must print its first kernel line; `virsh destroy`
-# must release them (warm); a start whose device shares its IOMMU group with a host-used NIC
-# must be refused with the hook's one-line reason, changing nothing.
+# must release them (warm); a start whose QEMU fails after the hook prepared must leave the
+# devices free again (libvirt runs the hook's release); a start whose device shares its IOMMU
+# group with a host-used NIC must be refused with the hook's one-line reason, changing nothing.
 # usage: host-many-gpus.sh HOOK FASTPASS FAKESYS SOURCE_DIR
 set -u
 hook=$(realpath "$1"); fp=$(realpath "$2"); fakesys=$(realpath "$3"); src=$4
@@ -77,6 +78,23 @@ for g in "${gpus[@]}"; do
   check "$g kept on vfio-pci after release (warm)" [ "$(drv $g)" = vfio-pci ]
   check "$g reset again at release" [ "$(cat "$sys/bus/pci/devices/$g/fakesys_reset_count")" -eq 2 ]
   check "$g claim is free and warm" grep -q '"owner": null, "original_driver": "nvidia", "warm": true' "$run/devices/$g.json"
+done
+
+# --- QEMU fails after the hook prepared: libvirt's release gives the devices back ----------------
+# The emulator passes libvirt's probes to the real QEMU and fails the guest start (emulated).
+printf '#!/bin/sh\ncase "$*" in *guest=fp-e2e-qemu-fails*) echo "emulated QEMU failure" >&2; exit 1 ;; esac\nexec /usr/bin/qemu-system-x86_64 "$@"\n' \
+  > "$work/failing-qemu"
+chmod 755 "$work/failing-qemu"
+make_domain fp-e2e-qemu-fails "${gpus[0]}" "${gpus[1]}"
+sed -i "s|<emulator>[^<]*</emulator>|<emulator>$work/failing-qemu</emulator>|" "$work/fp-e2e-qemu-fails.xml"
+virsh create "$work/fp-e2e-qemu-fails.xml" > "$work/fails.out" 2>&1; rc=$?
+echo "     virsh said: $(tr '\n' ' ' < "$work/fails.out" | cut -c1-300)"
+[ $rc -ne 0 ] && grep -q "emulated QEMU failure" "$work/fails.out"
+verdict "QEMU fails after prepare: virsh create fails with QEMU's message"
+grep -q "fp-e2e-qemu-fails.*release" "$log"; verdict "QEMU fails after prepare: libvirt ran the hook's release"
+for g in "${gpus[0]}" "${gpus[1]}"; do
+  grep -q '"owner": null, "original_driver": "nvidia", "warm": true' "$run/devices/$g.json" && [ "$(drv $g)" = vfio-pci ]
+  verdict "QEMU fails after prepare: $g free again, warm on vfio-pci"
 done
 
 # --- a start that must be refused --------------------------------------------------------------
