@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,10 +57,20 @@ scan_fds(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
         return;
     }
     while ((de = readdir(d))) {
+        char link[PATH_MAX];
+        ssize_t len;
         struct stat target;
 
-        /* Following the link stats the open file itself, wherever it is named now. */
-        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &target, 0) < 0)
+        if (de->d_name[0] == '.')
+            continue;
+        /* Only what looks like a pool file is stat'ed (following the link stats the open file
+         * itself, wherever it is named now): a stat of any open file could block on a hung
+         * network filesystem. */
+        len = readlinkat(dirfd(d), de->d_name, link, sizeof link - 1);
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        if (!strstr(link, "/slot-") || fstatat(dirfd(d), de->d_name, &target, 0) < 0)
             continue;
         for (guint i = 0; i < n; i++) {
             if (!user[i] && st[i].st_ino && target.st_dev == st[i].st_dev &&
