@@ -38,3 +38,35 @@ install_hook() { # CONFIG BINARY PATH
 remove_hook() { # PATH: removes it when a run installed it; fails when there was nothing to remove
   [ -e "$1" ] && grep -qxF "$run_marker" "$1" 2>/dev/null && rm -f "$1"
 }
+# A small guest that boots this machine's newest kernel and writes its serial console to a file
+# (what the tests and the profiler read). usage: boot_domain_xml NAME UUID CONSOLE [TOP-XML]
+# [DEVICES-XML]; TOP-XML goes after <memory> (e.g. <memoryBacking>), DEVICES-XML first in
+# <devices> (e.g. <emulator>, <hostdev>).
+boot_domain_xml() {
+  local kernel
+  kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+  cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory unit='MiB'>256</memory>
+  ${4:-}
+  <vcpu placement='static'>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$kernel</kernel>
+    <cmdline>console=ttyS0 panic=-1</cmdline>
+    <bootmenu enable='no'/>
+  </os>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    ${5:-}
+    <serial type='file'>
+      <source path='$3'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}

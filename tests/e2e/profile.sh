@@ -34,29 +34,7 @@ trap cleanup EXIT
 virsh() { command virsh -q -c qemu:///system "$@"; }
 
 domain_xml() { # EMULATOR-LINE
-  cat <<XML
-<domain type='qemu'>
-  <name>$name</name>
-  <uuid>7d2e9a41-3b6c-4f08-9e15-a2c4b6d8e0f1</uuid>
-  <memory unit='MiB'>256</memory>
-  <vcpu placement='static'>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$kernel</kernel>
-    <cmdline>console=ttyS0 panic=-1</cmdline>
-    <bootmenu enable='no'/>
-  </os>
-  <on_reboot>destroy</on_reboot>
-  <devices>
-    $1
-    <serial type='file'>
-      <source path='$work/console.log'/>
-      <target port='0'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+  boot_domain_xml "$name" 7d2e9a41-3b6c-4f08-9e15-a2c4b6d8e0f1 "$work/console.log" "" "$1"
 }
 domain_xml "" > "$work/plain.xml"
 check "domain XML valid under libvirt's schema" valid "$work/plain.xml"

@@ -43,32 +43,9 @@ install_hook "$work/fastpass.json" "$hook" "$installed" || exit 1
 config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
 libvirtd_restart || exit 1
 
-cat > "$work/dom.xml" <<XML
-<domain type='qemu'>
-  <name>fp-e2e-wrapper</name>
-  <uuid>0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b</uuid>
-  <memory unit='MiB'>256</memory>
-  <memoryBacking>
-    <allocation mode='immediate'/>
-  </memoryBacking>
-  <vcpu placement='static'>2</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$kernel</kernel>
-    <cmdline>console=ttyS0 panic=-1</cmdline>
-    <bootmenu enable='no'/>
-  </os>
-  <on_reboot>destroy</on_reboot>
-  <devices>
-    <emulator>$work/qemu</emulator>
-    <serial type='file'>
-      <source path='$work/console.log'/>
-      <target port='0'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+boot_domain_xml fp-e2e-wrapper 0f4a3c2e-8b1d-4e6f-9a7b-5c3d2e1f0a9b "$work/console.log" \
+  "<memoryBacking><allocation mode='immediate'/></memoryBacking>" "<emulator>$work/qemu</emulator>" \
+  > "$work/dom.xml"
 check "domain XML valid under libvirt's schema" valid "$work/dom.xml"
 t0=$(date +%s%N)
 virsh create "$work/dom.xml" > "$work/create.out" 2>&1; rc=$?

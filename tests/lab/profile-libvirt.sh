@@ -11,7 +11,6 @@ fp=$(realpath "$1"); hook=$(realpath "$2"); wrapper=$(realpath "$3")
 . "$(dirname "$0")/libvirt-lib.sh"
 work=/tmp/fastpass-lab-profile; mkdir -p "$work"; chmod 755 "$work"
 dev=${devs[0]}
-kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
 
 lab_libvirt_config
 printf '{"run_dir": "%s/run", "log_file": "%s/hook.log", "release_mode": "restore", "device_timeout_ms": 60000, "hook_deadline_ms": 120000}\n' \
@@ -20,30 +19,8 @@ lab_install_hook "$hook" "$work/fastpass.json"
 config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
 libvirtd_up || { echo "libvirtd did not start"; exit 1; }
 
-cat > "$work/dom.xml" <<XML
-<domain type='qemu'>
-  <name>lab-profile</name>
-  <uuid>6b2d1f0e-3a4c-4e5f-8a9b-0c1d2e3f4a5b</uuid>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$kernel</kernel>
-    <cmdline>console=ttyS0 panic=-1</cmdline>
-    <bootmenu enable='no'/>
-  </os>
-  <on_reboot>destroy</on_reboot>
-  <devices>
-    <emulator>$work/qemu</emulator>
-    $(hostdev "$dev")
-    <serial type='file'>
-      <source path='$work/console.log'/>
-      <target port='0'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+boot_domain_xml lab-profile 6b2d1f0e-3a4c-4e5f-8a9b-0c1d2e3f4a5b "$work/console.log" "" \
+  "<emulator>$work/qemu</emulator>$(hostdev "$dev")" > "$work/dom.xml"
 check "domain XML valid under libvirt's schema" valid "$work/dom.xml"
 check "$dev starts on e1000e" [ "$(drv $dev)" = e1000e ]
 
