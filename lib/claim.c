@@ -1,6 +1,7 @@
 #include "claim.h"
 
 #include "error.h"
+#include "jsonget.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,16 +32,6 @@ fp_claim_state_clear(FpClaimState *state)
     state->warm = FALSE;
 }
 
-static const char *
-json_str(json_object *obj, const char *key)
-{
-    json_object *v;
-
-    return json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
 /* A state file that cannot be read is treated as a device held by an unknown owner: refusing is
  * safe, handing it out is not. */
 static void
@@ -58,8 +49,8 @@ read_state(const char *path, FpClaimState *state, gboolean *exists)
         json_object_put(obj);
         return;
     }
-    state->owner = g_strdup(json_str(obj, "owner"));
-    state->original_driver = g_strdup(json_str(obj, "original_driver"));
+    state->owner = g_strdup(fp_json_str(obj, "owner"));
+    state->original_driver = g_strdup(fp_json_str(obj, "original_driver"));
     state->warm = json_object_object_get_ex(obj, "warm", &warm) && json_object_get_boolean(warm);
     json_object_put(obj);
 }

@@ -280,7 +280,7 @@ note_failure(GString *failures, guint *failed, const GError *e)
 
 typedef gboolean (*EntryFilter)(const PoolEntry *e, const struct stat *st, gpointer data);
 
-/* PoolEntry* -> pid of a process that maps or holds open its file, for the entries KEEP accepts:
+/* Each entry KEEP accepts -> the pid of a process that maps or holds its file open, 0 when none:
  * one pass over procfs, and none at all when KEEP accepts nothing. */
 static GHashTable *
 entry_users(Pool *p, EntryFilter keep, gpointer data)
@@ -300,14 +300,10 @@ entry_users(Pool *p, EntryFilter keep, gpointer data)
             g_ptr_array_add(asked, e);
         }
     }
-    if (!asked->len)
-        return users;
-    user = g_new0(int, asked->len);
+    user = g_new0(int, MAX(asked->len, 1));
     pool_file_users(pool_proc_root(p->o), (struct stat *)(void *)st->data, asked->len, user);
-    for (guint i = 0; i < asked->len; i++) {
-        if (user[i])
-            g_hash_table_insert(users, g_ptr_array_index(asked, i), GINT_TO_POINTER(user[i]));
-    }
+    for (guint i = 0; i < asked->len; i++)
+        g_hash_table_insert(users, g_ptr_array_index(asked, i), GINT_TO_POINTER(user[i]));
     return users;
 }
 
@@ -322,7 +318,7 @@ static gboolean
 slot_in_use(GHashTable *users, GPtrArray *l)
 {
     for (guint i = 0; i < l->len; i++) {
-        if (g_hash_table_contains(users, g_ptr_array_index(l, i)))
+        if (GPOINTER_TO_INT(g_hash_table_lookup(users, g_ptr_array_index(l, i))))
             return TRUE;
     }
     return FALSE;
@@ -484,15 +480,14 @@ fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, G
         pool_close(&p);
         return absent;
     }
+    /* Claims old enough, each with the process using it (0: none). */
     users = entry_users(&p, claimed_before, &before);
     for (guint i = 0; i < p.entries->len; i++) {
         const PoolEntry *e = g_ptr_array_index(p.entries, i);
         g_autofree char *to = NULL;
-        struct stat st;
+        gpointer user;
 
-        if (e->nstate != POOL_NAME_CLAIMED || g_hash_table_contains(users, e) ||
-            fstatat(p.dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !claimed_before(e, &st, &before))
+        if (!g_hash_table_lookup_extended(users, e, NULL, &user) || GPOINTER_TO_INT(user))
             continue;
         /* mv $SLOT.claimed.$UUID $SLOT.dirty   (a release racing us renames it first: fine) */
         to = g_strdup_printf("%s.dirty", e->base);

@@ -84,12 +84,16 @@ scan_fds(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
 void
 pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user)
 {
-    int proc_dfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = proc_dfd >= 0 ? fdopendir(proc_dfd) : NULL;
+    int proc_dfd;
+    DIR *d;
     struct dirent *de;
     int self = (int)getpid();
 
     memset(user, 0, n * sizeof *user);
+    if (!n)
+        return; /* nothing asked: no pass over procfs */
+    proc_dfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    d = proc_dfd >= 0 ? fdopendir(proc_dfd) : NULL;
     if (!d) {
         if (proc_dfd >= 0)
             close(proc_dfd);

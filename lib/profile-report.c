@@ -2,6 +2,7 @@
 #include "profile.h"
 
 #include "error.h"
+#include "jsonget.h"
 
 #include <string.h>
 
@@ -120,14 +121,6 @@ fp_profile_to_json(const FpProfile *p)
     return j;
 }
 
-static const char *
-str_member(json_object *j, const char *key)
-{
-    json_object *v = json_object_object_get(j, key);
-
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 static FpProfileRun *
 run_from_json(json_object *j, guint idx, const char *origin, GError **error)
 {
@@ -154,10 +147,10 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
         }
         fp_profile_run_set(run, i, json_object_get_int64(v),
                            json_object_is_type(sources, json_type_object)
-                               ? str_member(sources, fp_profile_point_name(i))
+                               ? fp_json_str(sources, fp_profile_point_name(i))
                                : NULL);
     }
-    run->kernel_line = g_strdup(str_member(j, "kernel_line"));
+    run->kernel_line = g_strdup(fp_json_str(j, "kernel_line"));
     if (json_object_is_type(devices, json_type_array))
         run->devices = json_object_get(devices);
     if (json_object_is_type(dma, json_type_object)) {
@@ -195,7 +188,7 @@ fp_profile_from_json(json_object *j, const char *origin, GError **error)
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"runs\" is not an array", origin);
         return NULL;
     }
-    p = fp_profile_new(str_member(j, "label"), str_member(j, "domain"), str_member(j, "mode"));
+    p = fp_profile_new(fp_json_str(j, "label"), fp_json_str(j, "domain"), fp_json_str(j, "mode"));
     for (size_t i = 0; i < json_object_array_length(runs); i++) {
         FpProfileRun *run = run_from_json(json_object_array_get_idx(runs, i), (guint)i, origin, error);
 
@@ -257,14 +250,14 @@ append_devices(GString *out, json_object *devices)
     for (size_t i = 0; i < json_object_array_length(devices); i++) {
         json_object *d = json_object_array_get_idx(devices, i), *steps = json_object_object_get(d, "steps");
 
-        g_string_append_printf(out, "      %s %s:", str_member(d, "bdf") ? str_member(d, "bdf") : "?",
-                               str_member(d, "status") ? str_member(d, "status") : "?");
+        g_string_append_printf(out, "      %s %s:", fp_json_str(d, "bdf") ? fp_json_str(d, "bdf") : "?",
+                               fp_json_str(d, "status") ? fp_json_str(d, "status") : "?");
         for (size_t s = 0; json_object_is_type(steps, json_type_array) && s < json_object_array_length(steps); s++) {
             json_object *st = json_object_array_get_idx(steps, s);
             double start = json_object_get_double(json_object_object_get(st, "start_ms"));
             double ms = json_object_get_double(json_object_object_get(st, "ms"));
 
-            g_string_append_printf(out, "%s %s %.0f ms (+%.0f)", s ? "," : "", str_member(st, "step"), ms, start);
+            g_string_append_printf(out, "%s %s %.0f ms (+%.0f)", s ? "," : "", fp_json_str(st, "step"), ms, start);
         }
         g_string_append_c(out, '\n');
     }

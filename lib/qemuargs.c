@@ -1,5 +1,7 @@
 #include "qemuargs.h"
 
+#include "jsonget.h"
+
 #include <json-c/json.h>
 #include <string.h>
 
@@ -47,20 +49,10 @@ parse_object(const char *arg)
     return o;
 }
 
-static const char *
-obj_str(json_object *o, const char *key)
-{
-    json_object *v;
-
-    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
 static gboolean
 is_memory_backend(json_object *o)
 {
-    const char *t = obj_str(o, "qom-type");
+    const char *t = fp_json_str(o, "qom-type");
 
     return t && (!strcmp(t, "memory-backend-ram") || !strcmp(t, "memory-backend-file") ||
                  !strcmp(t, "memory-backend-memfd"));
@@ -80,7 +72,7 @@ fp_qemu_guest_read(char **argv, FpQemuGuest *guest)
             json_object *o = parse_object(argv[i + 1]);
             json_object *size, *nodes;
 
-            if (o && is_memory_backend(o) && g_strcmp0(obj_str(o, "id"), "pc.ram") == 0) {
+            if (o && is_memory_backend(o) && g_strcmp0(fp_json_str(o, "id"), "pc.ram") == 0) {
                 if (json_object_object_get_ex(o, "size", &size))
                     guest->ram_size = (guint64)json_object_get_int64(size);
                 if (json_object_object_get_ex(o, "host-nodes", &nodes) &&
@@ -214,7 +206,7 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
             json_object_put(o);
             continue;
         }
-        if (rw->slot_path && g_strcmp0(obj_str(o, "id"), "pc.ram") == 0) {
+        if (rw->slot_path && g_strcmp0(fp_json_str(o, "id"), "pc.ram") == 0) {
             json_object *size;
             guint64 want = json_object_object_get_ex(o, "size", &size)
                                ? (guint64)json_object_get_int64(size)
@@ -224,7 +216,7 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
                 n = to_slot_backend(o, rw->slot_path);
                 g_ptr_array_add(changes,
                                 g_strdup_printf("pc.ram: %s -> memory-backend-file on pool slot %s",
-                                                obj_str(o, "qom-type"), rw->slot_path));
+                                                fp_json_str(o, "qom-type"), rw->slot_path));
             } else {
                 g_ptr_array_add(changes,
                                 g_strdup_printf("pool slot not used: its size %" G_GUINT64_FORMAT
@@ -239,7 +231,7 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
                 n = json_object_get(o);
             json_object_object_add(n, "prealloc-threads",
                                    json_object_new_int((int)rw->prealloc_threads));
-            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u", obj_str(o, "id"),
+            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u", fp_json_str(o, "id"),
                                                      rw->prealloc_threads));
         }
         {
@@ -249,7 +241,7 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
                                      ? g_ptr_array_index(rw->node_cpus, node)
                                      : NULL;
             g_autofree char *tc_id =
-                g_strdup_printf("fp-tc-%s", obj_str(o, "id") ? obj_str(o, "id") : "mem");
+                g_strdup_printf("fp-tc-%s", fp_json_str(o, "id") ? fp_json_str(o, "id") : "mem");
             json_object *tc = NULL;
 
             if (rw->caps && rw->caps->prealloc_context && obj_true(cur, "prealloc") &&
@@ -263,7 +255,7 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
                 json_object_object_add(n, "prealloc-context", json_object_new_string(tc_id));
                 g_ptr_array_add(changes,
                                 g_strdup_printf("%s: prealloc-context %s on node %d's %u CPUs",
-                                                obj_str(o, "id"), tc_id, node, cpus->len));
+                                                fp_json_str(o, "id"), tc_id, node, cpus->len));
                 json_object_put(tc);
             }
         }

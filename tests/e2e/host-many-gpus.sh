@@ -12,7 +12,7 @@ hook=$(realpath "$1"); fp=$(realpath "$2"); fakesys=$(realpath "$3"); src=$4
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cli/lib.sh"
 . "$here/libvirtd-ctl.sh"
-kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+kernel=$(host_kernel)
 if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ] || ! command -v libvirtd >/dev/null || [ -z "$kernel" ]; then
   echo "SKIP: needs root, /dev/fuse, libvirtd and a kernel in /boot"; exit 77
 fi

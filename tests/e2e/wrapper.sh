@@ -10,7 +10,7 @@ wrapper=$(realpath "$1"); hook=$(realpath "$2"); src=$3
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cli/lib.sh"
 . "$here/libvirtd-ctl.sh"
-kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+kernel=$(host_kernel)
 if [ "$(id -u)" -ne 0 ] || ! command -v libvirtd >/dev/null || [ -z "$kernel" ]; then
   echo "SKIP: needs root, libvirtd and a kernel in /boot"; exit 77
 fi
