@@ -208,7 +208,13 @@ scrub_one(Pool *p, GPtrArray *l, GError **error)
             close(fd);
         goto removed;
     }
-    /* The old pages go back first, so the rebuild needs no more hugepages than the slot had. */
+    /* The old pages go back first, so the rebuild needs no more hugepages than the slot had.
+     * What a mapping of the old file would see after this: each page it touches faults a new,
+     * zeroed page into the old inode (from the host's free hugepages, SIGBUS when none is free),
+     * never the next tenant's memory, which goes into a new file. No guest meets that: the
+     * caller skips any slot another process maps or holds open, found in this procfs just
+     * before (a process in a PID namespace this procfs does not show is the exception: scrub
+     * from the host's namespace, as the systemd unit does). */
     if (!pool_mem_punch(fd, MAX((guint64)st.st_size, e->size), &why)) {
         close(fd);
         goto removed;
