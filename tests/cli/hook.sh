@@ -25,7 +25,8 @@ run_hook() { FASTPASS_CONFIG=$work/cfg.json "$hook" "$@"; }
 
 config
 # Never calls back into libvirt: the binary does not even link it, and it opens no socket.
-check "hook binary does not link libvirt" bash -c "! ldd '$hook' | grep -q libvirt"
+module=$(dirname "$hook")/fastpass-hook-run.so
+check "hook binary and its module do not link libvirt" bash -c "[ -f '$module' ] && ! ldd '$hook' '$module' | grep -q libvirt"
 domain vm1 0000:01:00.0 > "$work/vm1.xml"
 if command -v strace >/dev/null; then
   FASTPASS_CONFIG=$work/cfg.json strace -f -qq -e trace=connect,socket -o "$work/strace" "$hook" vm1 prepare begin - < "$work/vm1.xml" >/dev/null 2>&1
@@ -38,6 +39,33 @@ for op in "start begin" "started begin" "stopped end" "reconnect begin" "attach 
   out=$(run_hook vm1 $op - < "$work/vm1.xml" 2>&1); rc=$?
   check "operation '$op': exit 0, no output" [ $rc -eq 0 -a -z "$out" ]
 done
+
+# The phases with nothing to do load nothing but libc (libvirt runs the hook at every phase of
+# every domain); prepare begin loads the module and the libraries it needs.
+heavy='libxml2|libicu|libjson-c|libglib|libgio'
+libs_loaded() { LD_DEBUG=libs FASTPASS_CONFIG=$work/cfg.json "$hook" "$@" < "$work/vm1.xml" 2>&1 >/dev/null | grep -o 'calling init: [^ ]*' || true; }
+for op in "start begin" "started begin" "stopped end" "release begin"; do
+  loaded=$(libs_loaded vm1 $op -)
+  ! echo "$loaded" | grep -Eq "$heavy" && echo "$loaded" | grep -q libc.so; verdict "operation '$op' loads no library but libc ($(echo "$loaded" | grep -c init) loaded)"
+done
+loaded=$(libs_loaded vm1 prepare begin -)
+echo "$loaded" | grep -q libxml2 && echo "$loaded" | grep -q fastpass-hook-run.so; verdict "prepare begin loads the module and libxml2"
+run_hook vm1 release end - < "$work/vm1.xml" >/dev/null 2>&1
+
+# The hook binary without its module (a copy elsewhere, nothing installed): a start it cannot
+# prepare is refused with one line, restore XML passes through, other phases still cost nothing.
+mkdir -p "$work/alone"; cp "$hook" "$work/alone/fastpass"
+if [ ! -e /usr/local/libexec/fastpass/fastpass-hook-run.so ] && [ ! -e /usr/libexec/fastpass/fastpass-hook-run.so ]; then
+  FASTPASS_CONFIG=$work/cfg.json "$work/alone/fastpass" vm1 prepare begin - < "$work/vm1.xml" > "$work/out" 2> "$work/err"; rc=$?
+  [ $rc -eq 1 ] && [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "fastpass: cannot load the hook's code: .*fastpass-hook-run.so" "$work/err"; verdict "module missing: prepare begin refused (exit 1), one line naming it"
+  check "module missing: the device was not touched (still warm on vfio-pci)" [ "$(drv 0000:01:00.0)" = vfio-pci ]
+  FASTPASS_CONFIG=$work/cfg.json "$work/alone/fastpass" vm1 restore begin - < "$work/vm1.xml" > "$work/xml" 2>/dev/null; rc=$?
+  [ $rc -eq 0 ] && cmp -s "$work/xml" "$work/vm1.xml"; verdict "module missing: restore begin passes the XML on unchanged"
+  FASTPASS_CONFIG=$work/cfg.json "$work/alone/fastpass" vm1 started begin - < "$work/vm1.xml" > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 0 ] && [ ! -s "$work/out" ]; verdict "module missing: started begin exit 0, silent"
+else
+  echo "note: a fastpass hook module is installed on this host; the module-missing checks need a host without one"
+fi
 
 # prepare begin / release end with a healthy device.
 run_hook vm1 prepare begin - < "$work/vm1.xml" > "$work/out" 2>&1; rc=$?
