@@ -38,8 +38,9 @@ install_hook() { # CONFIG BINARY PATH
 remove_hook() { # PATH: removes it when a run installed it; fails when there was nothing to remove
   [ -e "$1" ] && grep -qxF "$run_marker" "$1" 2>/dev/null && rm -f "$1"
 }
-# This machine's newest kernel (linux-image-amd64), which the test guests boot; empty if none.
-host_kernel() { ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1; }
+# Debian's kernel (linux-image-amd64), which the test guests boot whatever the host runs; empty
+# if none.
+host_kernel() { "$(dirname "${BASH_SOURCE[0]}")/../debian-kernel"; }
 # A small guest that boots this machine's newest kernel and writes its serial console to a file
 # (what the tests and the profiler read). usage: boot_domain_xml NAME UUID CONSOLE [TOP-XML]
 # [DEVICES-XML]; TOP-XML goes after <memory> (e.g. <memoryBacking>), DEVICES-XML first in

@@ -19,7 +19,7 @@ check "no kernel: skip (77)" [ $? -eq 77 ]
 # One boot for the pass-through checks.
 "$lab" -n 1 -b 2 -C "$here" -- bash -c '
     printf "<%s>" "$@"; echo
-    echo "$PWD"; echo "$LAB_DEVICES|$LAB_BRIDGED_DEVICES"
+    echo "$PWD"; echo "$LAB_DEVICES|$LAB_BRIDGED_DEVICES"; uname -r
     echo to-stderr >&2
     touch lab-run-was-here
     exit 7' arg0 'a b' $'c\nd' '*' '$HOME' > "$TMPDIR/out" 2> "$TMPDIR/err"
@@ -31,6 +31,8 @@ d><*><\$HOME>" ]
 check "runs in -C DIR" [ "$(sed -n 3p "$TMPDIR/out")" = "$here" ]
 check "LAB_DEVICES and LAB_BRIDGED_DEVICES: $(sed -n 4p "$TMPDIR/out")" \
   grep -Eqx '[0-9a-f:.]{12}\|[0-9a-f:.]{12} [0-9a-f:.]{12}' <(sed -n 4p "$TMPDIR/out")
+want=$("$here/../debian-kernel"); want=${want#/boot/vmlinuz-}
+check "the guest runs Debian's kernel $want (the host runs $(uname -r))" [ "$(sed -n 5p "$TMPDIR/out")" = "$want" ]
 check "stderr kept apart from stdout" [ "$(cat "$TMPDIR/err")" = to-stderr ]
 check "the guest's writes stay in the guest" [ ! -e "$here/lab-run-was-here" ]
 rm -f "$TMPDIR/out" "$TMPDIR/err"

@@ -8,7 +8,7 @@ fp=$(realpath "$1")
 . "$(dirname "$0")/../cli/lib.sh"
 dev=${LAB_DEVICES%% *}
 work=/tmp/fastpass-lab-profile; mkdir -p "$work"
-kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+kernel=$("$(dirname "$0")/../debian-kernel")
 drv() { basename "$(readlink /sys/bus/pci/devices/$dev/driver)"; }
 
 modprobe vfio-pci
