@@ -1,9 +1,17 @@
 # Sourced by the e2e tests: start, restart and stop a real libvirtd (and virtlogd) on this
 # machine without systemd, as DESIGN's verified recipe does.
+# A daemon started here outlives the run: it must not keep the run's descriptors (ctest's pipes,
+# a lock the run holds), so it starts with none but stdin, stdout and stderr.
+detached() {
+  ( for fd in /proc/self/fd/*; do
+      fd=${fd##*/}; [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done 2>/dev/null
+    exec "$@" )
+}
 libvirtd_up() {
   mkdir -p /var/log/libvirt/qemu /var/run/libvirt /var/lib/libvirt/qemu
-  pgrep -x virtlogd >/dev/null || virtlogd -d
-  if ! pgrep -x libvirtd >/dev/null; then libvirtd -d; fi
+  pgrep -x virtlogd >/dev/null || detached virtlogd -d
+  if ! pgrep -x libvirtd >/dev/null; then detached libvirtd -d; fi
   for _ in $(seq 1 100); do
     virsh -c qemu:///system version >/dev/null 2>&1 && return 0
     sleep 0.1
