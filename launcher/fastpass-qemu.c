@@ -94,7 +94,7 @@ main(int argc, char **argv)
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *why = NULL, *slot = NULL;
+    g_autofree char *why = NULL, *slot = NULL, *qemu = NULL;
     FpQemuGuest guest;
     FpQemuCaps caps = {0};
     FpQemuRewrite rw = {.caps = &caps};
@@ -106,18 +106,19 @@ main(int argc, char **argv)
         why = g_strdup_printf("configuration: %s", error->message);
         g_clear_error(&error);
     }
-    if (is_self(config->qemu_binary)) {
+    qemu = fp_config_real_qemu(config);
+    if (is_self(qemu)) {
         fprintf(stderr,
                 "fastpass-qemu: qemu_binary %s is this wrapper itself; set it to the real QEMU\n",
-                config->qemu_binary);
+                qemu);
         return 1;
     }
-    argv[0] = config->qemu_binary;
+    argv[0] = qemu;
     fp_qemu_guest_read(argv, &guest);
     if (!guest.name)
-        run_qemu(config->qemu_binary, argv); /* capability probe, -version, -help, ... */
+        run_qemu(qemu, argv); /* capability probe, -version, -help, ... */
 
-    if (!fp_qemu_caps_probe(config->qemu_binary, config->run_dir, 5000, &caps, &error)) {
+    if (!fp_qemu_caps_probe(qemu, config->run_dir, 5000, &caps, &error)) {
         /* Missing or broken QEMU: say so plainly; exec would fail the same way. */
         fprintf(stderr, "fastpass-qemu: %s\n", error->message);
         fp_qemu_guest_clear(&guest);
@@ -144,7 +145,7 @@ main(int argc, char **argv)
         g_ptr_array_unref(rw.node_cpus);
     }
     ev = json_object_new_object();
-    json_object_object_add(ev, "qemu", json_object_new_string(config->qemu_binary));
+    json_object_object_add(ev, "qemu", json_object_new_string(qemu));
     json_object_object_add(ev, "wrapper_start_us", json_object_new_int64(exec_us));
     jchanges = json_object_new_array();
     for (guint i = 0; i < changes->len; i++) {
@@ -160,6 +161,6 @@ main(int argc, char **argv)
                          &error))
         fprintf(stderr, "fastpass-qemu: cannot record the timeline: %s\n", error->message);
     fflush(stderr);
-    run_qemu(config->qemu_binary, new_argv ? new_argv : argv);
+    run_qemu(qemu, new_argv ? new_argv : argv);
     return 1;
 }

@@ -189,3 +189,13 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
     }
     return ok;
 }
+
+char *
+fp_config_real_qemu(const FpConfig *config)
+{
+    g_autofree char *diverted = g_strconcat(config->qemu_binary, ".distrib", NULL);
+
+    if (g_file_test(diverted, G_FILE_TEST_IS_REGULAR | G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer(&diverted);
+    return g_strdup(config->qemu_binary);
+}

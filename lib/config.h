@@ -32,5 +32,8 @@ FpConfig *fp_config_new(void);
 /* Reads PATH over the defaults. A missing file is not an error (*EXISTS = FALSE); a bad key
  * or value is, named in the message, and leaves CONFIG at its defaults. */
 gboolean fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **error);
+/* The QEMU binary to run: qemu_binary, or qemu_binary.distrib where fastpass-wrap-qemu diverted
+ * the distribution's QEMU there and put the wrapper in its place. */
+char *fp_config_real_qemu(const FpConfig *config);
 void fp_config_free(FpConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpConfig, fp_config_free)

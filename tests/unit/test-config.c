@@ -1,0 +1,122 @@
+/* The configuration file: the one the packages ship (every key, with a comment each) loads and
+ * says exactly the built-in defaults; bad files are refused naming the key, changing nothing. */
+#include "config.h"
+#include "error.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHIPPED FP_SOURCE_DIR "/launcher/fastpass.json"
+
+static void
+assert_same(const FpConfig *a, const FpConfig *b)
+{
+    g_assert_cmpstr(a->sysfs_root, ==, b->sysfs_root);
+    g_assert_cmpstr(a->proc_root, ==, b->proc_root);
+    g_assert_cmpstr(a->run_dir, ==, b->run_dir);
+    g_assert_cmpuint(a->device_timeout_ms, ==, b->device_timeout_ms);
+    g_assert_cmpuint(a->hook_deadline_ms, ==, b->hook_deadline_ms);
+    g_assert_cmpuint(a->max_workers, ==, b->max_workers);
+    g_assert_cmpint(a->release_mode, ==, b->release_mode);
+    g_assert_cmpint(a->reserve_hugepages, ==, b->reserve_hugepages);
+    g_assert_cmpint(a->compact_memory, ==, b->compact_memory);
+    g_assert_cmpint(a->tune_on_restore, ==, b->tune_on_restore);
+    g_assert_cmpstr(a->log_level, ==, b->log_level);
+    g_assert_cmpstr(a->log_file, ==, b->log_file);
+    g_assert_cmpstr(a->qemu_binary, ==, b->qemu_binary);
+    g_assert_cmpstr(a->pool_dir, ==, b->pool_dir);
+    g_assert_cmpint(a->use_pool, ==, b->use_pool);
+    g_assert_cmpstr(a->qemu_user, ==, b->qemu_user);
+}
+
+static void
+test_shipped_is_defaults(void)
+{
+    g_autoptr(FpConfig) loaded = fp_config_new(), defaults = fp_config_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    gboolean exists = FALSE;
+
+    /* Loaded over values that differ from every default, so a key the file lacks shows. */
+    g_free(loaded->run_dir), loaded->run_dir = g_strdup("/elsewhere");
+    g_assert_true(fp_config_load(loaded, SHIPPED, &exists, &error));
+    g_assert_no_error(error);
+    g_assert_true(exists);
+    assert_same(loaded, defaults);
+    /* Every key but log_file (no default) is written out, each under a comment. */
+    g_assert_true(g_file_get_contents(SHIPPED, &text, NULL, NULL));
+    for (const char *const *k = (const char *const[]){"sysfs_root", "proc_root", "run_dir",
+                                                      "device_timeout_ms", "hook_deadline_ms",
+                                                      "max_workers", "release_mode",
+                                                      "reserve_hugepages", "compact_memory",
+                                                      "tune_on_restore", "log_level",
+                                                      "qemu_binary", "pool_dir", "use_pool",
+                                                      "qemu_user", NULL};
+         *k; k++) {
+        g_autofree char *quoted = g_strdup_printf("\"%s\":", *k);
+
+        if (!strstr(text, quoted)) {
+            g_test_message("%s is not written out in %s", *k, SHIPPED);
+            g_test_fail();
+        }
+    }
+    g_assert_nonnull(strstr(text, "log_file"));
+}
+
+typedef struct {
+    const char *name;
+    const char *text;
+    const char *want_error; /* NULL: loads */
+} BadCase;
+
+static const BadCase cases[] = {
+    {"comments-allowed", "// a comment\n{ /* here too */ \"max_workers\": 4 }\n", NULL},
+    {"unknown-key", "{\"max_worker\": 4}", "unknown key \"max_worker\""},
+    {"relative-path", "{\"pool_dir\": \"pool\"}", "\"pool_dir\" must be an absolute path"},
+    {"not-an-object", "[1, 2]", "not a JSON object"},
+    {"unterminated-comment", "{ /* \"max_workers\": 4 }", "not a JSON object"},
+    {"bad-choice", "{\"release_mode\": \"cold\"}", "\"release_mode\" must be one of warm, restore"},
+};
+
+static void
+test_bad(gconstpointer data)
+{
+    const BadCase *c = data;
+    g_autoptr(FpConfig) config = fp_config_new(), defaults = fp_config_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = NULL;
+    gboolean exists;
+    int fd = g_file_open_tmp("fp-config-XXXXXX.json", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_true(g_file_set_contents(path, c->text, -1, NULL));
+    if (!c->want_error) {
+        g_assert_true(fp_config_load(config, path, &exists, &error));
+        g_assert_no_error(error);
+        g_assert_cmpuint(config->max_workers, ==, 4);
+    } else {
+        g_assert_false(fp_config_load(config, path, &exists, &error));
+        g_assert_error(error, FP_ERROR, FP_ERROR_INPUT);
+        if (!strstr(error->message, c->want_error)) {
+            g_test_message("'%s' does not contain '%s'", error->message, c->want_error);
+            g_test_fail();
+        }
+        assert_same(config, defaults); /* nothing taken from a bad file */
+    }
+    g_unlink(path);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/config/shipped-is-defaults", test_shipped_is_defaults);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = g_strdup_printf("/config/file/%s", cases[i].name);
+
+        g_test_add_data_func(path, &cases[i], test_bad);
+    }
+    return g_test_run();
+}
