@@ -44,3 +44,4 @@ int fp_cmd_release(int argc, char **argv);
 int fp_cmd_pool(int argc, char **argv);
 int fp_cmd_profile(int argc, char **argv);
 int fp_cmd_profile_chart(int argc, char **argv);
+int fp_cmd_config(int argc, char **argv);

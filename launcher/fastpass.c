@@ -17,6 +17,7 @@ static const struct {
     {"profile", fp_cmd_profile, "start a domain and measure its creation time (init, BIOS, phases)"},
     {"profile-chart", fp_cmd_profile_chart, "waterfall SVG of profiles saved with `profile --json`"},
     {"pool", fp_cmd_pool, "pre-zeroed guest-memory slots on hugetlbfs: status, fill, scrub, drain, serve"},
+    {"config", fp_cmd_config, "the configuration in effect (all keys, or one value)"},
 };
 
 static void

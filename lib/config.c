@@ -199,3 +199,40 @@ fp_config_real_qemu(const FpConfig *config)
         return g_steal_pointer(&diverted);
     return g_strdup(config->qemu_binary);
 }
+
+const char *const *
+fp_config_key_names(void)
+{
+    static const char *names[G_N_ELEMENTS(keys) + 1];
+
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+        names[i] = keys[i].name;
+    return names;
+}
+
+char *
+fp_config_get(const FpConfig *config, const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+        const Key *k = &keys[i];
+        gconstpointer field = G_STRUCT_MEMBER_P(config, k->offset);
+
+        if (strcmp(k->name, name) != 0)
+            continue;
+        switch (k->kind) {
+        case KEY_PATH:
+        case KEY_NAME:
+            return g_strdup(*(char *const *)field ? *(char *const *)field : "");
+        case KEY_MS:
+        case KEY_COUNT:
+            return g_strdup_printf("%u", *(const guint *)field);
+        case KEY_BOOL:
+            return g_strdup(*(const gboolean *)field ? "true" : "false");
+        case KEY_CHOICE:
+            if (k->choices == release_modes)
+                return g_strdup(*(const FpReleaseMode *)field == FP_RELEASE_RESTORE ? "restore" : "warm");
+            return g_strdup(*(char *const *)field);
+        }
+    }
+    return NULL;
+}

@@ -35,5 +35,9 @@ gboolean fp_config_load(FpConfig *config, const char *path, gboolean *exists, GE
 /* The QEMU binary to run: qemu_binary, or qemu_binary.distrib where fastpass-wrap-qemu diverted
  * the distribution's QEMU there and put the wrapper in its place. */
 char *fp_config_real_qemu(const FpConfig *config);
+/* The value of key NAME as text (a path, a number, true/false, a choice; "" for an unset
+ * path), or NULL when there is no such key; fp_config_key_names() lists them in file order. */
+char *fp_config_get(const FpConfig *config, const char *name);
+const char *const *fp_config_key_names(void);
 void fp_config_free(FpConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpConfig, fp_config_free)

@@ -64,6 +64,38 @@ test_shipped_is_defaults(void)
     g_assert_nonnull(strstr(text, "log_file"));
 }
 
+/* What `fastpass config KEY` prints, for scripts. */
+static void
+test_get(void)
+{
+    g_autoptr(FpConfig) c = fp_config_new();
+    const char *want[][2] = {{"run_dir", "/run/fastpass"}, {"max_workers", "16"},
+                             {"release_mode", "warm"},     {"use_pool", "true"},
+                             {"log_file", ""},             {"qemu_user", "libvirt-qemu"}};
+    guint n = 0;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_autofree char *v = fp_config_get(c, want[i][0]);
+
+        g_assert_cmpstr(v, ==, want[i][1]);
+    }
+    c->release_mode = FP_RELEASE_RESTORE;
+    c->use_pool = FALSE;
+    {
+        g_autofree char *mode = fp_config_get(c, "release_mode"), *pool = fp_config_get(c, "use_pool");
+
+        g_assert_cmpstr(mode, ==, "restore");
+        g_assert_cmpstr(pool, ==, "false");
+    }
+    g_assert_null(fp_config_get(c, "no_such_key"));
+    for (const char *const *k = fp_config_key_names(); *k; k++, n++) {
+        g_autofree char *v = fp_config_get(c, *k);
+
+        g_assert_nonnull(v);
+    }
+    g_assert_cmpuint(n, ==, 16);
+}
+
 typedef struct {
     const char *name;
     const char *text;
@@ -113,6 +145,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/config/shipped-is-defaults", test_shipped_is_defaults);
+    g_test_add_func("/config/get", test_get);
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *path = g_strdup_printf("/config/file/%s", cases[i].name);
 
