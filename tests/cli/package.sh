@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The Debian package, built from the tree with the standard tools (dpkg-buildpackage -us -uc -b)
+# in a copy of it: what it installs where, its conffile, maintainer scripts that never start or
+# restart a daemon, and lintian with nothing above "info" except the overrides it explains.
+# usage: package.sh SOURCE_DIR
+set -u
+src=$1
+. "$(dirname "$0")/lib.sh"
+for t in dpkg-buildpackage dh lintian fakeroot; do
+  command -v $t >/dev/null || { echo "SKIP: needs $t (.ci/install-deps package)"; exit 77; }
+done
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/fastpass"
+# The tree as git has it (tracked and new files), without build directories.
+(cd "$src" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$work/fastpass"
+(cd "$work/fastpass" && dpkg-buildpackage -us -uc -b > "$work/build.log" 2>&1); rc=$?
+[ $rc -eq 0 ]; verdict "dpkg-buildpackage -us -uc -b: exit 0"
+[ $rc -eq 0 ] || tail -20 "$work/build.log"
+deb=$(ls "$work"/fastpass_*_*.deb 2>/dev/null | head -1)
+check "the fastpass package was built" [ -f "$deb" ]
+[ -f "$deb" ] || finish
+
+dpkg-deb -c "$deb" | awk '{print $6 ($7 ? " " $7 " " $8 : "")}' | sed 's|^\./|/|' > "$work/files"
+echo "  files:"; sed 's/^/    /' "$work/files" | grep -v '/$'
+for f in /usr/bin/fastpass /usr/bin/fastpass-qemu /usr/sbin/fastpass-wrap-qemu \
+         /usr/libexec/fastpass/fastpass-hook /usr/libexec/fastpass/fastpass-hook-run.so \
+         /etc/fastpass/fastpass.json /lib/systemd/system/fastpass-pool.service; do
+  check "ships $f" grep -qx "$f" "$work/files"
+done
+check "the hook is libvirt's: qemu.d/fastpass -> the installed hook" \
+  grep -qx "/etc/libvirt/hooks/qemu.d/fastpass -> /usr/libexec/fastpass/fastpass-hook" "$work/files"
+check "nothing under /usr/local, /tmp or a build path" bash -c "! grep -Eq '^/(usr/local|tmp|build)' '$work/files'"
+check "the configuration is a conffile" bash -c "dpkg-deb -I '$deb' conffiles | grep -qx /etc/fastpass/fastpass.json"
+mkdir -p "$work/x"; dpkg-deb -x "$deb" "$work/x"; dpkg-deb -e "$deb" "$work/x/DEBIAN"
+grep -q '^ExecStart=/usr/bin/fastpass pool serve ' "$work/x/lib/systemd/system/fastpass-pool.service"; verdict "the unit runs the packaged CLI"
+check "the shipped configuration is the documented defaults (the packaged CLI reads it)" \
+  bash -c "FASTPASS_CONFIG='$work/x/etc/fastpass/fastpass.json' '$work/x/usr/bin/fastpass' config run_dir | grep -qx /run/fastpass"
+# Commands only: the postinst's messages tell the operator what to run.
+scripts=$(cat "$work"/x/DEBIAN/{postinst,prerm,postrm} 2>/dev/null | grep -v '^[[:space:]]*\(#\|echo \)')
+! echo "$scripts" | grep -v 'systemctl --system daemon-reload' | grep -Eq 'systemctl|invoke-rc.d|deb-systemd-invoke|service '; verdict "no maintainer script starts, stops or restarts a daemon (libvirtd is the operator's)"
+grep -q 'systemctl restart libvirtd' "$work/x/DEBIAN/postinst"; verdict "postinst says what to restart"
+# dh_installsystemd keeps an operator's own enabling across upgrades; the package enables nothing.
+! echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q . || echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q 'was-enabled'; verdict "the pool's unit is enabled only where the operator had enabled it"
+
+lintian --tag-display-limit 0 "$work"/fastpass_*.changes > "$work/lintian" 2>&1
+grep -v 'running with root privileges' "$work/lintian" | sed 's/^/  lintian: /'
+! grep -Eq '^(E|W): ' "$work/lintian"; verdict "lintian: no error or warning"
+finish
