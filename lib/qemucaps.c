@@ -10,20 +10,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* In the child: its stderr into the same pipe as its stdout. Not /dev/null: the wrapper probes
+ * inside libvirt's sandbox, whose private /dev may not have it (QEMU itself does not need it). */
+static void
+stderr_to_stdout(gpointer data)
+{
+    dup2(STDOUT_FILENO, STDERR_FILENO);
+}
+
 static char *
 run_bounded(const char *qemu, guint timeout_ms, GError **error)
 {
     const char *argv[] = {qemu, "-object", "memory-backend-ram,help", NULL};
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     GPid pid;
-    int out_fd, status = 0;
+    int in_fd, out_fd, status = 0;
     g_autoptr(GString) out = g_string_new(NULL);
     char buf[4096];
 
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
-                                  NULL, &pid, NULL, &out_fd, NULL, error))
+    /* stdin a pipe closed at once (EOF), not /dev/null, for the same reason as stderr. */
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  stderr_to_stdout, NULL, &pid, &in_fd, &out_fd, NULL, error))
         return NULL;
+    close(in_fd);
     /* Read until EOF, but never past the deadline: a QEMU that hangs with its stdout open must
      * not hang the VM's start (the wait below then kills it). */
     while (g_get_monotonic_time() < deadline) {

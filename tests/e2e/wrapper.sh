@@ -88,4 +88,13 @@ FASTPASS_CONFIG=$work/self.json "$wrapper" -version > "$work/out" 2>&1; rc=$?
 [ $rc -eq 1 ] && grep -q "is this wrapper itself" "$work/out"; verdict "wrapper configured as its own QEMU: exit 1, says so"
 FASTPASS_CONFIG=$work/fastpass.json "$wrapper" -version > "$work/out" 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "QEMU emulator version" "$work/out"; verdict "-version passes through to the real QEMU"
+
+# Inside libvirt's sandbox the private /dev may lack even /dev/null: a guest start with no
+# probe cached (the hook has not run) must need nothing there that QEMU itself does not.
+printf '{"run_dir": "%s/nocache"}\n' "$work" > "$work/nocache.json"
+unshare -m sh -c 'mount -t tmpfs none /dev && exec "$@"' sh \
+  env FASTPASS_CONFIG="$work/nocache.json" "$wrapper" "${guest_args[@]}" -machine none -version \
+  > "$work/out" 2> "$work/err"; rc=$?
+[ $rc -eq 0 ] && grep -q "QEMU emulator version" "$work/out" && ! grep -q "remap file descriptor" "$work/err"; verdict "a /dev without null: the wrapper probes QEMU and runs it (exit $rc)"
+[ $rc -eq 0 ] || sed 's/^/     /' "$work/err"
 finish
