@@ -287,7 +287,11 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
     struct {
         GArray *addrs;
         FpReleaseMode mode;
-    } sets[] = {{unmanaged, ctx->config->release_mode}, {managed, FP_RELEASE_FORGET}};
+    } sets[] = {{unmanaged, ctx->config->release_mode},
+                /* managed='yes' means back to the host driver at stop. libvirt does that only for
+                 * a device it moved to vfio-pci itself; this hook moved it first, so libvirt left
+                 * it there: the hook gives it back (nothing to do where libvirt already did). */
+                {managed, FP_RELEASE_RESTORE}};
 
     for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
         FpPrepOptions o = prep_options(ctx, name, sets[i].mode);

@@ -196,10 +196,6 @@ release_worker(gpointer data, gpointer user)
     gint64 deadline = now_us(run) + (gint64)run->opts->timeout_ms * 1000;
     g_autoptr(GError) error = NULL;
 
-    if (run->opts->mode == FP_RELEASE_FORGET) {
-        d->status = FP_DEV_DONE;
-        return;
-    }
     if (run->opts->mode == FP_RELEASE_RESTORE) {
         FpPrepStep s = {.name = "restore", .start_us = now_us(run)};
         gboolean ok = fp_pci_bind_driver(d->dev, d->state.original_driver, budget_ms(run, deadline), &error);

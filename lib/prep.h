@@ -11,7 +11,6 @@
 typedef enum {
     FP_RELEASE_WARM,    /* stay on vfio-pci, reset now for the next start */
     FP_RELEASE_RESTORE, /* back to the driver the device had before */
-    FP_RELEASE_FORGET,  /* only drop the claim: libvirt gives managed devices back itself */
 } FpReleaseMode;
 
 typedef struct {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs inside the lab guest (tests/lab/lab-run), on the real kernel: the fastpass package
+# installed with dpkg as an operator would, and every state it leaves on the way.
+#  1. dpkg -i: the hook libvirt runs is the package's symlink, the configuration is in /etc;
+#     libvirtd restarted as the package says.
+#  2. A domain with a managed='no' hostdev and 2 MiB hugepages, QEMU through the packaged
+#     wrapper: the hook prepares the device, the guest's RAM is a pool slot.
+#  3. destroy: the device stays warm on vfio-pci, the slot goes back dirty and is scrubbed.
+#  4. dpkg -r while a process holds the device's VFIO group: refused, naming it; nothing changed.
+#  5. dpkg -r: the device back on e1000e, no claim, no slot, nr_hugepages as before the
+#     install, no hook; the conffile stays. dpkg -P: /etc/fastpass gone.
+# usage: package.sh DEB
+set -u
+deb=$(realpath "$1")
+. "$(dirname "$0")/libvirt-lib.sh"
+work=/tmp/fastpass-lab; mkdir -p "$work"
+lab_libvirt_config
+dev=${devs[0]}; g=$(group "$dev")
+nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+nr0=$(cat $nr)
+state() { echo "     [$1] $dev: $(drv $dev); claims: $(ls /run/fastpass/devices 2>/dev/null | tr '\n' ' '); pool: $(ls /dev/hugepages/fastpass 2>/dev/null | sed 's/slot-[0-9]*\.n-\?[0-9]*\.s[0-9]*\.g[0-9]*\.//' | tr '\n' ' '); nr_hugepages: $(cat $nr)"; }
+state "before install"
+
+dpkg -i "$deb" > "$work/install.out" 2>&1; rc=$?
+[ $rc -eq 0 ]; verdict "dpkg -i: exit 0"
+[ $rc -eq 0 ] || sed 's/^/     /' "$work/install.out"
+grep -q "systemctl restart libvirtd" "$work/install.out"; verdict "the package says to restart libvirtd"
+[ "$(readlink /etc/libvirt/hooks/qemu.d/fastpass)" = /usr/libexec/fastpass/fastpass-hook ]; verdict "libvirt's hook is the package's"
+check "the configuration is in /etc" [ -f /etc/fastpass/fastpass.json ]
+fastpass pool fill --size 64M --count 1 > /dev/null 2>&1; verdict "a 64 MiB pool slot (the configuration's pool_dir)"
+state "installed, pool filled"
+libvirtd_restart > /dev/null || { echo "libvirtd did not start"; exit 1; }
+
+uuid=6b1c9e2a-3f4d-4a5b-8c6d-7e8f9a0b1c2d
+lab_domain lab-pkg "<uuid>$uuid</uuid><memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>" \
+  /usr/bin/fastpass-qemu "$dev" > "$work/pkg.xml"
+virsh create "$work/pkg.xml" > "$work/create.out" 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(virsh domstate lab-pkg 2>/dev/null)" = running ]; verdict "virsh create (hostdev, hugepages, the packaged wrapper): running"
+[ $rc -eq 0 ] || sed 's/^/     /' "$work/create.out"
+pid=$(pgrep -f 'guest=lab-pkg' | head -1)
+check "$dev prepared by the hook: on vfio-pci" [ "$(drv $dev)" = vfio-pci ]
+tr '\0' ' ' < /proc/${pid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/slot-0001\.[^ ]*\.claimed\.$uuid"; verdict "QEMU's RAM is the pool slot claimed for the domain"
+state "running"
+
+virsh destroy lab-pkg > /dev/null 2>&1
+[ "$(drv $dev)" = vfio-pci ] && [ -f /run/fastpass/devices/$dev.json ]; verdict "destroy: $dev kept warm on vfio-pci"
+ls /dev/hugepages/fastpass | grep -q '\.dirty$'; verdict "destroy: the slot is back, dirty"
+fastpass pool scrub > /dev/null 2>&1 && ls /dev/hugepages/fastpass | grep -q '\.clean$'; verdict "scrub: clean again"
+state "destroyed, scrubbed"
+
+( exec 9<>/dev/vfio/$g; sleep 300 ) & holder=$!
+for _ in $(seq 1 50); do ls -l /proc/$holder/fd 2>/dev/null | grep -q "/dev/vfio/$g" && break; sleep 0.1; done
+dpkg -r fastpass > "$work/remove1.out" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "fastpass: not removed: running VMs still use .*$dev" "$work/remove1.out"; verdict "dpkg -r while /dev/vfio/$g is held: refused, naming $dev"
+grep "fastpass: not removed" "$work/remove1.out" | sed 's/^/     /'
+dpkg -s fastpass 2>/dev/null | grep -q '^Status: install ok installed' && [ "$(drv $dev)" = vfio-pci ] && [ -L /etc/libvirt/hooks/qemu.d/fastpass ]; verdict "refused: the package, hook and device as they were"
+kill $holder; wait $holder 2>/dev/null
+
+dpkg -r fastpass > "$work/remove2.out" 2>&1; rc=$?
+[ $rc -eq 0 ]; verdict "dpkg -r: exit 0"
+[ $rc -eq 0 ] || sed 's/^/     /' "$work/remove2.out"
+state "removed"
+check "$dev back on e1000e" [ "$(drv $dev)" = e1000e ]
+check "no claim, no run directory" [ ! -e /run/fastpass ]
+check "no slot left" [ -z "$(ls -A /dev/hugepages/fastpass 2>/dev/null)" ]
+check "nr_hugepages back to $nr0" [ "$(cat $nr)" -eq "$nr0" ]
+[ ! -e /etc/libvirt/hooks/qemu.d/fastpass ] && [ ! -e /usr/bin/fastpass-qemu ]; verdict "no hook, no wrapper"
+check "the conffile stays after remove" [ -f /etc/fastpass/fastpass.json ]
+dpkg -P fastpass > /dev/null 2>&1; rc=$?
+[ $rc -eq 0 ] && [ ! -e /etc/fastpass ]; verdict "dpkg -P: /etc/fastpass gone"
+finish
