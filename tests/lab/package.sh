@@ -53,7 +53,7 @@ for _ in $(seq 1 50); do ls -l /proc/$holder/fd 2>/dev/null | grep -q "/dev/vfio
 dpkg -r fastpass > "$work/remove1.out" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "fastpass: not removed: running VMs still use .*$dev" "$work/remove1.out"; verdict "dpkg -r while /dev/vfio/$g is held: refused, naming $dev"
 grep "fastpass: not removed" "$work/remove1.out" | sed 's/^/     /'
-dpkg -s fastpass 2>/dev/null | grep -q '^Status: install ok installed' && [ "$(drv $dev)" = vfio-pci ] && [ -L /etc/libvirt/hooks/qemu.d/fastpass ]; verdict "refused: the package, hook and device as they were"
+dpkg -s fastpass 2>/dev/null | grep -Eq '^Status: (install|deinstall) ok installed' && [ "$(drv $dev)" = vfio-pci ] && [ -L /etc/libvirt/hooks/qemu.d/fastpass ]; verdict "refused: the package, hook and device as they were"
 kill $holder; wait $holder 2>/dev/null
 
 dpkg -r fastpass > "$work/remove2.out" 2>&1; rc=$?
