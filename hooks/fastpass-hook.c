@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MODULE "fastpass-hook-run.so"
+#include "hook-run.h"
 
-typedef int (*HookRun)(int argc, char **argv);
+#define MODULE "fastpass-hook-run.so"
 
 /* The module beside the binary this process runs (the build tree, or the install directory
  * when the hook is a symlink to it), else in the install directory. */
@@ -56,33 +56,36 @@ int
 main(int argc, char **argv)
 {
     const char *op = argc > 2 ? argv[2] : "", *sub = argc > 3 ? argv[3] : "";
-    int prepare = !strcmp(op, "prepare") && !strcmp(sub, "begin");
-    int release = !strcmp(op, "release") && !strcmp(sub, "end");
-    int rewrite = (!strcmp(op, "migrate") || !strcmp(op, "restore")) && !strcmp(sub, "begin");
+    FpHookOp what = !strcmp(op, "prepare") && !strcmp(sub, "begin") ? FP_HOOK_PREPARE
+                    : !strcmp(op, "release") && !strcmp(sub, "end") ? FP_HOOK_RELEASE
+                    : (!strcmp(op, "migrate") || !strcmp(op, "restore")) && !strcmp(sub, "begin")
+                        ? FP_HOOK_REWRITE
+                        : FP_HOOK_NOTHING;
     char path[PATH_MAX + sizeof MODULE];
     void *module;
-    HookRun run;
+    FpHookRun run;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: %s DOMAIN OPERATION SUB-OPERATION EXTRA  (run by libvirtd, XML on stdin)\n",
+        fprintf(stderr,
+                "usage: %s DOMAIN OPERATION SUB-OPERATION EXTRA  (run by libvirtd, XML on stdin)\n",
                 argv[0]);
         return 2;
     }
     /* Every other operation costs nothing. */
-    if (!prepare && !release && !rewrite)
+    if (what == FP_HOOK_NOTHING)
         return 0;
 
     module_path(path, sizeof path);
     module = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
-    run = module ? (HookRun)(void (*)(void))dlsym(module, "fp_hook_run") : NULL;
+    run = module ? (FpHookRun)(void (*)(void))dlsym(module, "fp_hook_run") : NULL;
     if (!run) {
         /* Refusing a start is louder than starting a VM whose devices were never prepared. */
         fprintf(stderr, "fastpass: cannot load the hook's code: %s\n", dlerror());
-        if (rewrite) {
+        if (what == FP_HOOK_REWRITE) {
             copy_stdin();
             return 0;
         }
         return 1;
     }
-    return run(argc, argv);
+    return run(what, argc, argv);
 }

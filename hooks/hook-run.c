@@ -5,6 +5,7 @@
 #include "domain.h"
 #include "error.h"
 #include "hook.h"
+#include "hook-run.h"
 #include "xml.h"
 
 #include <fcntl.h>
@@ -78,17 +79,10 @@ finish(Logger *lg, int rc, const char *error)
     return rc;
 }
 
-int fp_hook_run(int argc, char **argv);
-
-/* Same arguments as the hook (DOMAIN OPERATION SUB-OPERATION EXTRA, XML on stdin); the hook
- * binary checked the operation is one of ours. */
 int
-fp_hook_run(int argc, char **argv)
+fp_hook_run(FpHookOp op, int argc, char **argv)
 {
-    const char *op = argc > 2 ? argv[2] : "", *sub = argc > 3 ? argv[3] : "";
-    gboolean prepare = !strcmp(op, "prepare") && !strcmp(sub, "begin");
-    gboolean release = !strcmp(op, "release") && !strcmp(sub, "end");
-    gboolean rewrite = (!strcmp(op, "migrate") || !strcmp(op, "restore")) && !strcmp(sub, "begin");
+    gboolean prepare = op == FP_HOOK_PREPARE, release = op == FP_HOOK_RELEASE, rewrite = op == FP_HOOK_REWRITE;
     const char *config_path = g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;

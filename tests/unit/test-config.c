@@ -46,13 +46,12 @@ test_shipped_is_defaults(void)
     assert_same(loaded, defaults);
     /* Every key but log_file (no default) is written out, each under a comment. */
     g_assert_true(g_file_get_contents(SHIPPED, &text, NULL, NULL));
-    for (const char *const *k = (const char *const[]){"sysfs_root", "proc_root", "run_dir",
-                                                      "device_timeout_ms", "hook_deadline_ms",
-                                                      "max_workers", "release_mode",
-                                                      "reserve_hugepages", "compact_memory",
-                                                      "tune_on_restore", "log_level",
-                                                      "qemu_binary", "pool_dir", "use_pool",
-                                                      "qemu_user", NULL};
+    for (const char *const *k =
+             (const char *const[]){"sysfs_root", "proc_root", "run_dir", "device_timeout_ms",
+                                   "hook_deadline_ms", "max_workers", "release_mode",
+                                   "reserve_hugepages", "compact_memory", "tune_on_restore",
+                                   "log_level", "qemu_binary", "pool_dir", "use_pool", "qemu_user",
+                                   NULL};
          *k; k++) {
         g_autofree char *quoted = g_strdup_printf("\"%s\":", *k);
 
@@ -69,9 +68,9 @@ static void
 test_get(void)
 {
     g_autoptr(FpConfig) c = fp_config_new();
-    const char *want[][2] = {{"run_dir", "/run/fastpass"}, {"max_workers", "16"},
-                             {"release_mode", "warm"},     {"use_pool", "true"},
-                             {"log_file", ""},             {"qemu_user", "libvirt-qemu"}};
+    const char *want[][2] = {
+        {"run_dir", "/run/fastpass"}, {"max_workers", "16"}, {"release_mode", "warm"},
+        {"use_pool", "true"},         {"log_file", ""},      {"qemu_user", "libvirt-qemu"}};
     guint n = 0;
 
     for (gsize i = 0; i < G_N_ELEMENTS(want); i++) {
@@ -82,7 +81,8 @@ test_get(void)
     c->release_mode = FP_RELEASE_RESTORE;
     c->use_pool = FALSE;
     {
-        g_autofree char *mode = fp_config_get(c, "release_mode"), *pool = fp_config_get(c, "use_pool");
+        g_autofree char *mode = fp_config_get(c, "release_mode"),
+                        *pool = fp_config_get(c, "use_pool");
 
         g_assert_cmpstr(mode, ==, "restore");
         g_assert_cmpstr(pool, ==, "false");
