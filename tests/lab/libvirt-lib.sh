@@ -9,12 +9,15 @@ virsh() { command virsh -q -c qemu:///system "$@"; }
 read -r -a devs <<< "${LAB_DEVICES:-}"
 read -r -a bridged <<< "${LAB_BRIDGED_DEVICES:-}"
 
-# No mount namespaces (the guest's root is an overlay over 9p) and QEMU as root. /etc is the
-# guest's writable overlay, so none of this touches the host.
+# libvirt as the test needs it. "default": Debian's qemu.conf as shipped (mount namespaces,
+# seccomp, QEMU as libvirt-qemu, dynamic ownership), what production hosts run. Otherwise no
+# mount namespaces and QEMU as root, for tests that look inside QEMU's view of the machine.
+# /etc is the guest's writable overlay, so none of this touches the host.
 lab_libvirt_config() {
   # The guest sees the host's /etc through its overlay: hooks a test on the host installed at
   # the same time must not run in here.
   rm -rf /etc/libvirt/hooks/qemu.d /etc/libvirt/hooks/qemu
+  [ "${1:-}" = default ] && return 0
   cat >> /etc/libvirt/qemu.conf <<'CONF'
 namespaces = []
 user = "root"
