@@ -8,8 +8,11 @@
 #     packaged wrapper: the hook prepares the device, the guest's RAM is a pool slot.
 #  3. destroy: the device stays warm on vfio-pci, the slot goes back dirty and is scrubbed.
 #  4. dpkg -r while a process holds the device's VFIO group: refused, naming it; nothing changed.
+#  4b. With a second device: the shape Nova writes (managed='yes', <numatune>, hugepages) on a
+#     host wrapped with fastpass-wrap-qemu: starts with its RAM in a slot, stops with the
+#     device back on e1000e.
 #  5. dpkg -r: the device back on e1000e, no claim, no slot, nr_hugepages as before the
-#     install, no hook; the conffile stays. dpkg -P: /etc/fastpass gone.
+#     install, no hook, QEMU unwrapped; the conffile stays. dpkg -P: /etc/fastpass gone.
 # usage: package.sh DEB
 set -u
 deb=$(realpath "$1")
@@ -53,6 +56,33 @@ ls /dev/hugepages/fastpass | grep -q '\.dirty$'; verdict "destroy: the slot is b
 fastpass pool scrub > /dev/null 2>&1 && ls /dev/hugepages/fastpass | grep -q '\.clean$'; verdict "scrub: clean again"
 state "destroyed, scrubbed"
 
+# The shape Nova writes, on a host wrapped host-wide: managed='yes' hostdev, <numatune>,
+# hugepages from hw:mem_page_size, a guest NUMA cell, and the distribution's QEMU path as
+# <emulator>, which fastpass-wrap-qemu turned into the wrapper.
+nova=${devs[1]:-}
+if [ -n "$nova" ]; then
+  qemu=/usr/bin/qemu-system-x86_64
+  fastpass-wrap-qemu enable > "$work/wrap.out" 2>&1; rc=$?
+  [ $rc -eq 0 ] && [ "$(readlink $qemu)" = /usr/bin/fastpass-qemu ] && [ -x $qemu.distrib ]; verdict "fastpass-wrap-qemu enable: $qemu is the wrapper, Debian's QEMU diverted"
+  nuuid=0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f
+  b=${nova#*:}
+  printf "<domain type='qemu'><name>instance-00000001</name><uuid>%s</uuid><memory unit='KiB'>65536</memory><memoryBacking><hugepages><page size='2048' unit='KiB' nodeset='0'/></hugepages></memoryBacking><vcpu placement='static'>1</vcpu><cputune><vcpupin vcpu='0' cpuset='0'/></cputune><numatune><memory mode='strict' nodeset='0'/><memnode cellid='0' mode='strict' nodeset='0'/></numatune><os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os><cpu><numa><cell id='0' cpus='0' memory='65536' unit='KiB'/></numa></cpu><devices><emulator>%s</emulator><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev><memballoon model='virtio'/></devices></domain>\n" \
+    "$nuuid" "$qemu" "${b%%:*}" "$(echo "$b" | cut -d: -f2 | cut -d. -f1)" "${b##*.}" > "$work/nova.xml"
+  fastpass pool fill --size 64M --count 1 --node 0 > /dev/null 2>&1
+  state "Nova-shaped domain, before start"
+  virsh create "$work/nova.xml" > "$work/nova.out" 2>&1; rc=$?
+  [ $rc -eq 0 ] && [ "$(virsh domstate instance-00000001 2>/dev/null)" = running ]; verdict "Nova-shaped domain (managed='yes', numatune, hugepages) through the host-wide wrapper: running"
+  [ $rc -eq 0 ] || sed 's/^/     /' "$work/nova.out"
+  npid=$(pgrep -f 'guest=instance-00000001' | head -1)
+  check "$nova on vfio-pci while it runs" [ "$(drv $nova)" = vfio-pci ]
+  tr '\0' ' ' < /proc/${npid:-0}/cmdline | grep -q "claimed\.$nuuid"; verdict "its RAM is a pool slot (the wrapper ran in QEMU's place)"
+  state "Nova-shaped domain, running"
+  virsh destroy instance-00000001 > /dev/null 2>&1
+  [ "$(drv $nova)" = e1000e ] && [ ! -e /run/fastpass/devices/$nova.json ]; verdict "destroy: the managed device is back on e1000e, no claim"
+  fastpass pool scrub > /dev/null 2>&1
+  state "Nova-shaped domain, destroyed"
+fi
+
 ( exec 9<>/dev/vfio/$g; sleep 300 ) & holder=$!
 for _ in $(seq 1 50); do ls -l /proc/$holder/fd 2>/dev/null | grep -q "/dev/vfio/$g" && break; sleep 0.1; done
 dpkg -r fastpass > "$work/remove1.out" 2>&1; rc=$?
@@ -70,6 +100,9 @@ check "no claim, no run directory" [ ! -e /run/fastpass ]
 check "no slot left" [ -z "$(ls -A /dev/hugepages/fastpass 2>/dev/null)" ]
 check "nr_hugepages back to $nr0" [ "$(cat $nr)" -eq "$nr0" ]
 [ ! -e /etc/libvirt/hooks/qemu.d/fastpass ] && [ ! -e /usr/bin/fastpass-qemu ]; verdict "no hook, no wrapper"
+if [ -n "$nova" ]; then
+  [ ! -L $qemu ] && [ -x $qemu ] && [ ! -e $qemu.distrib ] && ! dpkg-divert --list $qemu | grep -q .; verdict "host-wide wrapping undone: $qemu is Debian's binary again, no diversion"
+fi
 check "the conffile stays after remove" [ -f /etc/fastpass/fastpass.json ]
 dpkg -P fastpass > /dev/null 2>&1; rc=$?
 [ $rc -eq 0 ] && [ ! -e /etc/fastpass ]; verdict "dpkg -P: /etc/fastpass gone"
