@@ -4,6 +4,8 @@
 #include "xml.h"
 
 #include <json-c/json.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 
 FpConfig *
@@ -235,4 +237,23 @@ fp_config_get(const FpConfig *config, const char *name)
         }
     }
     return NULL;
+}
+
+gboolean
+fp_config_qemu_ids(const FpConfig *config, uid_t *uid, gid_t *gid)
+{
+    FILE *f = fopen("/etc/passwd", "re");
+    struct passwd *pw = NULL;
+
+    while (f && (pw = fgetpwent(f)) && g_strcmp0(pw->pw_name, config->qemu_user))
+        ;
+    if (f)
+        fclose(f);
+    if (!pw)
+        pw = getpwnam(config->qemu_user);
+    if (!pw)
+        return FALSE;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return TRUE;
 }
