@@ -90,7 +90,9 @@ fp_claim_lock(const char *run_dir, const char *bdf, guint timeout_ms, FpClaimSta
     fd = openat(dfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot open %s: %s", lock_path,
-                    fd >= 0 ? "not a regular file" : errno == ELOOP ? "a symlink; not followed" : g_strerror(errno));
+                    fd >= 0          ? "not a regular file"
+                    : errno == ELOOP ? "a symlink; not followed"
+                                     : g_strerror(errno));
         if (fd >= 0)
             close(fd);
         close(dfd);
@@ -137,8 +139,9 @@ fp_claim_save(FpClaim *claim, const FpClaimState *state, GError **error)
                            state->original_driver ? json_object_new_string(state->original_driver) : NULL);
     json_object_object_add(obj, "warm", json_object_new_boolean(state->warm));
     json_object_object_add(obj, "updated", json_object_new_int64(g_get_real_time() / G_USEC_PER_SEC));
-    ok = fp_safedir_write(claim->dfd, claim->dir, claim->state_name, json_object_to_json_string(obj),
-                          strlen(json_object_to_json_string(obj)), 0600, error);
+    ok =
+        fp_safedir_write(claim->dfd, claim->dir, claim->state_name, json_object_to_json_string(obj),
+                         strlen(json_object_to_json_string(obj)), 0600, error);
     json_object_put(obj);
     return ok;
 }
@@ -147,8 +150,8 @@ gboolean
 fp_claim_forget(FpClaim *claim, GError **error)
 {
     if (unlinkat(claim->dfd, claim->state_name, 0) < 0 && errno != ENOENT) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", claim->dir, claim->state_name,
-                    g_strerror(errno));
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", claim->dir,
+                    claim->state_name, g_strerror(errno));
         return FALSE;
     }
     return TRUE;

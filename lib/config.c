@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "apparmor.h"
 #include "error.h"
 #include "xml.h"
 
@@ -28,6 +29,7 @@ fp_config_new(void)
     c->pool_dir = g_strdup("/dev/hugepages/fastpass");
     c->use_pool = TRUE;
     c->qemu_user = g_strdup("libvirt-qemu");
+    c->apparmor_helper = g_strdup(FP_APPARMOR_HELPER);
     return c;
 }
 
@@ -44,6 +46,7 @@ fp_config_free(FpConfig *config)
     g_free(config->qemu_binary);
     g_free(config->pool_dir);
     g_free(config->qemu_user);
+    g_free(config->apparmor_helper);
     g_free(config);
 }
 
@@ -76,6 +79,7 @@ static const Key keys[] = {
     {"pool_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, pool_dir), NULL},
     {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
     {"qemu_user", KEY_NAME, G_STRUCT_OFFSET(FpConfig, qemu_user), NULL},
+    {"apparmor_helper", KEY_PATH, G_STRUCT_OFFSET(FpConfig, apparmor_helper), NULL},
 };
 
 static gboolean

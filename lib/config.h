@@ -26,6 +26,8 @@ typedef struct {
     char *pool_dir;    /* pre-zeroed guest-memory slots, on hugetlbfs */
     gboolean use_pool; /* claim a slot at prepare begin and give QEMU its path */
     char *qemu_user;   /* the user QEMU runs as (qemu.conf's user): claimed slots become its */
+    char *
+        apparmor_helper; /* libvirt's virt-aa-helper: adds a claimed slot to its domain's profile */
 } FpConfig;
 
 /* The built-in defaults. */

@@ -1,5 +1,6 @@
 #include "hook.h"
 
+#include "apparmor.h"
 #include "error.h"
 #include "host.h"
 #include "hugepages.h"
@@ -11,7 +12,6 @@
 #include "tune.h"
 
 #include <glib/gstdio.h>
-#include <pwd.h>
 #include <unistd.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -110,9 +110,10 @@ hugepage_record_name(const FpDomain *dom)
 {
     g_autofree char *uuid = fp_domain_uuid(dom);
     g_autofree char *name = fp_domain_name(dom);
-    g_autofree char *key = uuid && g_uuid_string_is_valid(uuid)
-                               ? g_ascii_strdown(uuid, -1)
-                               : g_compute_checksum_for_string(G_CHECKSUM_SHA256, name ? name : "", -1);
+    g_autofree char *key =
+        uuid && g_uuid_string_is_valid(uuid)
+            ? g_ascii_strdown(uuid, -1)
+            : g_compute_checksum_for_string(G_CHECKSUM_SHA256, name ? name : "", -1);
 
     return g_strdup_printf("%s.json", key);
 }
@@ -162,15 +163,16 @@ reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
         added, page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
     record = hugepage_record_name(dom);
     if ((dfd = hugepage_record_dir(ctx, &where, &error)) < 0) {
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s", error->message);
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
+            error->message);
         return;
     }
     j = json_object_new_object();
     json_object_object_add(j, "node", json_object_new_int(node));
     json_object_object_add(j, "page_kib", json_object_new_int64((gint64)page));
     json_object_object_add(j, "added", json_object_new_int64((gint64)added));
-    if (!fp_safedir_write(dfd, where, record, json_object_to_json_string(j), strlen(json_object_to_json_string(j)),
-                          0600, &error))
+    if (!fp_safedir_write(dfd, where, record, json_object_to_json_string(j),
+                          strlen(json_object_to_json_string(j)), 0600, &error))
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s", error->message);
     json_object_put(j);
     close(dfd);
@@ -203,14 +205,18 @@ return_hugepages(FpHookCtx *ctx, const FpDomain *dom)
     }
     if (!(text = fp_safedir_read(dfd, where, record, HUGEPAGE_RECORD_MAX, NULL, &error))) {
         if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s; removed, nothing given back", error->message);
+            say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s; removed, nothing given back",
+                error->message);
     } else if (!(j = json_tokener_parse(text)) || !record_int(j, "node", -1, 1023, &node) ||
-               !record_int(j, "page_kib", 1, G_MAXINT64, &page_kib) || !record_int(j, "added", 1, G_MAXINT32, &added)) {
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s/%s is not a record of added pages; removed, nothing given back",
-            where, record);
-    } else if (fp_hugepages_release(ctx->config->sysfs_root, (int)node, (guint64)page_kib, (guint64)added,
-                                    left_ms(ctx), &error)) {
-        say(ctx, G_LOG_LEVEL_INFO, "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start", added);
+               !record_int(j, "page_kib", 1, G_MAXINT64, &page_kib) ||
+               !record_int(j, "added", 1, G_MAXINT32, &added)) {
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "hugepages: %s/%s is not a record of added pages; removed, nothing given back", where,
+            record);
+    } else if (fp_hugepages_release(ctx->config->sysfs_root, (int)node, (guint64)page_kib,
+                                    (guint64)added, left_ms(ctx), &error)) {
+        say(ctx, G_LOG_LEVEL_INFO,
+            "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start", added);
     } else {
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot give back pages: %s", error->message);
     }
@@ -242,7 +248,8 @@ give_wrapper_timeline(FpHookCtx *ctx, FpDomain *dom)
     gid_t gid;
 
     if (!fp_config_qemu_ids(ctx->config, &uid, &gid))
-        say(ctx, G_LOG_LEVEL_DEBUG, "timeline: no user %s for the wrapper's file", ctx->config->qemu_user);
+        say(ctx, G_LOG_LEVEL_DEBUG, "timeline: no user %s for the wrapper's file",
+            ctx->config->qemu_user);
     else if (!fp_timeline_give(ctx->config->run_dir, uuid, name, "qemu", uid, gid, &error))
         say(ctx, G_LOG_LEVEL_DEBUG, "timeline: %s", error->message);
 }
@@ -268,7 +275,8 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
     g_autofree char *uuid = fp_domain_uuid(dom);
     g_autoptr(GError) error = NULL;
     g_autoptr(FpSlot) slot = NULL;
-    struct passwd *pw;
+    uid_t uid;
+    gid_t gid;
 
     if (!ctx->config_ok || !ctx->config->use_pool || !page || !uuid || !fp_domain_memory_kib(dom, &kib, NULL))
         return FALSE;
@@ -286,10 +294,17 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
         say(ctx, G_LOG_LEVEL_INFO, "pool: %s; QEMU allocates guest memory itself", error->message);
         return FALSE;
     }
-    pw = getpwnam(ctx->config->qemu_user);
-    if (pw && chown(slot->path, pw->pw_uid, pw->pw_gid) < 0)
-        say(ctx, G_LOG_LEVEL_WARNING, "pool: cannot give %s to %s: %s", slot->path, ctx->config->qemu_user,
-            g_strerror(errno));
+    /* Clean slots are root's: only the claimed one becomes QEMU's user's. Without that user
+     * QEMU could not open it: give it back, and QEMU allocates itself. */
+    if (!fp_config_qemu_ids(ctx->config, &uid, &gid) || !fp_pool_give(&o, slot, uid, gid, &error)) {
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "pool: cannot give %s to %s: %s; QEMU allocates guest memory itself", slot->path,
+            ctx->config->qemu_user, error ? error->message : "no such user");
+        g_clear_error(&error);
+        if (!fp_pool_release(&o, uuid, &error))
+            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
+        return FALSE;
+    }
     say(ctx, G_LOG_LEVEL_INFO, "pool: claimed %s for guest memory", slot->path);
     return TRUE;
 }
@@ -338,6 +353,25 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     json_object_object_add(ev, "ok", json_object_new_boolean(ok));
     timeline(ctx, dom, "hook-prepare", ev, TRUE);
     return ok;
+}
+
+void
+fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
+{
+    FpPoolOptions o = pool_options(ctx);
+    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *slot = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!ctx->config_ok || !ctx->config->use_pool || !uuid ||
+        !(label = fp_apparmor_domain_label(fp_domain_root(dom))) ||
+        !(slot = fp_pool_claimed_path(&o, uuid, 0)))
+        return;
+    if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, slot, FALSE,
+                          MIN(10000, left_ms(ctx)), NULL, &error))
+        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, slot);
+    else
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "pool: %s; the wrapper will let QEMU allocate guest memory itself", error->message);
 }
 
 gboolean

@@ -33,7 +33,8 @@ load_events(FpProfileRun *run, const char *run_dir, const char *uuid, const char
         return NULL;
     }
     events = json_object_object_get(root, "events");
-    if (!json_object_is_type(root, json_type_object) || !json_object_is_type(events, json_type_array)) {
+    if (!json_object_is_type(root, json_type_object) ||
+        !json_object_is_type(events, json_type_array)) {
         fp_profile_run_note(run, "%s timeline %s has no events; ignored", what, path);
         json_object_put(root);
         return NULL;
@@ -67,7 +68,8 @@ find_event(json_object *events, const char *name)
 /* The hook writes one "hook-prepare" event per start (begin_us, devices_begin_us,
  * devices_end_us, the device report in "devices", and time_us at its end). */
 static void
-read_hook(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name, gint64 not_before_us)
+read_hook(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+          gint64 not_before_us)
 {
     json_object *events = load_events(run, run_dir, uuid, name, "hook", "hook");
     json_object *ev;
@@ -103,7 +105,8 @@ read_hook(FpProfileRun *run, const char *run_dir, const char *uuid, const char *
 }
 
 static void
-read_qemu(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name, gint64 not_before_us)
+read_qemu(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+          gint64 not_before_us)
 {
     json_object *events = load_events(run, run_dir, uuid, name, "qemu", "wrapper");
     json_object *ev;
