@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,7 +48,8 @@ fp_apparmor_allow(const char *helper, const char *label, const char *xml, gsize 
     g_autoptr(GString) out = g_string_new(NULL);
     gsize written = 0;
     int in_fd = -1, out_fd = -1, status = 0;
-    gboolean out_open = TRUE;
+    gboolean out_open = TRUE, pipe_was_pending;
+    sigset_t pipe_set, pending, old_mask;
     GPid pid;
 
     if (!label || !g_str_has_prefix(label, "libvirt-") || !fp_pool_owner_valid(label + 8) ||
@@ -65,6 +68,13 @@ fp_apparmor_allow(const char *helper, const char *label, const char *xml, gsize 
                                   NULL, &pid, &in_fd, NULL, &out_fd, error))
         return FALSE;
     fcntl(in_fd, F_SETFL, O_NONBLOCK);
+    /* A helper that exits before reading all of the XML must not kill the hook with SIGPIPE:
+     * blocked here, and a SIGPIPE it raised taken back below (EPIPE says enough). */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    pipe_was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
     /* Feed the XML and read the answer together, never past the deadline: a helper that hangs
      * must not hang the VM's start. */
     while ((in_fd >= 0 || out_open) && g_get_monotonic_time() < deadline) {
@@ -96,6 +106,13 @@ fp_apparmor_allow(const char *helper, const char *label, const char *xml, gsize 
     if (in_fd >= 0)
         close(in_fd);
     close(out_fd);
+    if (!pipe_was_pending) {
+        struct timespec zero = {0, 0};
+
+        while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     while (waitpid(pid, &status, WNOHANG) == 0) {
         if (g_get_monotonic_time() > deadline) {
             kill(pid, SIGKILL);
