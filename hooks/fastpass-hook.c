@@ -52,11 +52,21 @@ copy_stdin(void)
     fflush(stdout);
 }
 
+/* libvirt confines each domain's QEMU with AppArmor only where the kernel has it. */
+static int
+apparmor_host(void)
+{
+    return access("/sys/kernel/security/apparmor", F_OK) == 0;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *op = argc > 2 ? argv[2] : "", *sub = argc > 3 ? argv[3] : "";
     FpHookOp what = !strcmp(op, "prepare") && !strcmp(sub, "begin") ? FP_HOOK_PREPARE
+                    /* libvirt writes a domain's AppArmor profile at start: only there is it work */
+                    : !strcmp(op, "start") && !strcmp(sub, "begin") && apparmor_host()
+                        ? FP_HOOK_START
                     : !strcmp(op, "release") && !strcmp(sub, "end") ? FP_HOOK_RELEASE
                     : (!strcmp(op, "migrate") || !strcmp(op, "restore")) && !strcmp(sub, "begin")
                         ? FP_HOOK_REWRITE

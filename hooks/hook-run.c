@@ -1,11 +1,13 @@
 /* The libvirt hook's work, loaded by the hook binary (fastpass-hook.c) only for the operations
- * that have any: prepare begin, release end, migrate/restore begin. Thin: it reads its inputs,
- * sets up logging and a deadline, and calls lib/hook.c. */
+ * that have any: prepare begin, start begin (a pool slot into the domain's AppArmor profile),
+ * release end, migrate/restore begin. Thin: it reads its inputs, sets up logging and a deadline,
+ * and calls lib/hook.c. */
 #include "config.h"
 #include "domain.h"
 #include "error.h"
 #include "hook.h"
 #include "hook-run.h"
+#include "safedir.h"
 #include "xml.h"
 
 #include <fcntl.h>
@@ -83,6 +85,7 @@ int
 fp_hook_run(FpHookOp op, int argc, char **argv)
 {
     gboolean prepare = op == FP_HOOK_PREPARE, release = op == FP_HOOK_RELEASE, rewrite = op == FP_HOOK_REWRITE;
+    gboolean start = op == FP_HOOK_START;
     const char *config_path = g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
@@ -93,7 +96,7 @@ fp_hook_run(FpHookOp op, int argc, char **argv)
     gboolean exists;
     gsize len;
 
-    if (!prepare && !release && !rewrite)
+    if (!prepare && !release && !rewrite && !start)
         return 0;
 
     lg.held = g_ptr_array_new_with_free_func(g_free);
@@ -109,8 +112,15 @@ fp_hook_run(FpHookOp op, int argc, char **argv)
     else if (!g_strcmp0(config->log_level, "warning"))
         lg.min_level = G_LOG_LEVEL_WARNING;
     if (config->log_file) {
-        int fd = open(config->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        /* Never through a symlink or into someone else's file: the log may sit where others write.
+         */
+        int fd = fp_safedir_open_append(config->log_file, 0640, &error);
+
         lg.file = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (fd < 0) {
+            log_line(G_LOG_LEVEL_WARNING, error->message, &lg);
+            g_clear_error(&error);
+        }
     }
     ctx.deadline = g_get_monotonic_time() + (gint64)config->hook_deadline_ms * 1000;
     /* A safety net behind the per-device deadlines: never hold libvirtd past the deadline. */
@@ -140,6 +150,8 @@ fp_hook_run(FpHookOp op, int argc, char **argv)
     }
     if (prepare && !fp_hook_prepare(&ctx, dom, &error))
         return finish(&lg, 1, error->message);
+    if (start)
+        fp_hook_start(&ctx, dom, xml, len);
     if (release && !fp_hook_release(&ctx, dom, &error))
         log_line(G_LOG_LEVEL_WARNING, error->message, &lg);
     return finish(&lg, 0, NULL);

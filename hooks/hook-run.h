@@ -5,6 +5,7 @@
 typedef enum {
     FP_HOOK_NOTHING, /* every other phase: the module is never loaded */
     FP_HOOK_PREPARE, /* prepare begin */
+    FP_HOOK_START, /* start begin, on AppArmor hosts: the claimed slot into the domain's profile */
     FP_HOOK_RELEASE, /* release end */
     FP_HOOK_REWRITE, /* migrate begin, restore begin: the domain XML back on stdout */
 } FpHookOp;

@@ -11,11 +11,12 @@
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <string.h>
 #include <time.h>
 
 typedef struct {
-    char *dir, *sysfs_root, *proc_root, *size_text, *owner, *config;
+    char *dir, *sysfs_root, *proc_root, *size_text, *owner, *config, *user;
     gint64 reserve_pages;
     gint count, keep, node, interval, stale_after, threads;
     gboolean json, no_grow;
@@ -275,10 +276,20 @@ run_claim(const PoolArgs *a)
     FpPoolOptions o = options(a);
     g_autoptr(GError) error = NULL;
     g_autoptr(FpSlot) s = fp_pool_claim(&o, a->node, a->size, a->owner, &error);
+    struct passwd *pw = NULL;
 
     if (!s) {
         fp_cli_error("%s", error->message);
         return exit_code(error);
+    }
+    if (a->user &&
+        (!(pw = getpwnam(a->user)) || !fp_pool_give(&o, s, pw->pw_uid, pw->pw_gid, &error))) {
+        g_autoptr(GError) back = NULL;
+
+        fp_cli_error("cannot give %s to %s: %s", s->path, a->user,
+                     error ? error->message : "no such user");
+        fp_pool_release(&o, a->owner, &back); /* nothing half-done: the claim goes back dirty */
+        return error ? exit_code(error) : FP_EXIT_UNUSABLE;
     }
     printf("%s\n", s->path);
     return FP_EXIT_OK;
@@ -457,6 +468,9 @@ run_sub(const char *sub, int argc, char **argv)
           "Use free hugepages only, never raise nr_hugepages", NULL}},
         {"claim release",
          {"owner", 0, 0, G_OPTION_ARG_STRING, &a.owner, "The domain UUID", "UUID"}},
+        {"claim",
+         {"user", 0, 0, G_OPTION_ARG_STRING, &a.user,
+          "Give the claimed slot to USER, as the hook gives it to qemu_user", "USER"}},
         {"status", {"json", 0, 0, G_OPTION_ARG_NONE, &a.json, "JSON on stdout", NULL}},
         {"fill serve scrub drain status",
          {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root,
@@ -565,6 +579,7 @@ out:
     g_free(a.size_text);
     g_free(a.owner);
     g_free(a.config);
+    g_free(a.user);
     return rc;
 }
 

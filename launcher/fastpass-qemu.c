@@ -131,7 +131,13 @@ main(int argc, char **argv)
                             .sysfs_root = config->sysfs_root,
                             .proc_root = config->proc_root};
 
-        slot = fp_pool_claimed_path(&po, guest.uuid, guest.ram_size);
+        slot = fp_pool_usable_claim(&po, guest.uuid, guest.ram_size, &error);
+        if (error) {
+            /* A slot the hook claimed but QEMU could not open: QEMU allocates, and says why. */
+            fprintf(stderr, "fastpass-qemu: pool: %s; QEMU allocates guest memory itself\n",
+                    error->message);
+            g_clear_error(&error);
+        }
         rw.slot_path = slot;
         rw.slot_size = guest.ram_size;
     }

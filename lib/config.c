@@ -1,9 +1,12 @@
 #include "config.h"
 
+#include "apparmor.h"
 #include "error.h"
 #include "xml.h"
 
 #include <json-c/json.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 
 FpConfig *
@@ -26,6 +29,7 @@ fp_config_new(void)
     c->pool_dir = g_strdup("/dev/hugepages/fastpass");
     c->use_pool = TRUE;
     c->qemu_user = g_strdup("libvirt-qemu");
+    c->apparmor_helper = g_strdup(FP_APPARMOR_HELPER);
     return c;
 }
 
@@ -42,6 +46,7 @@ fp_config_free(FpConfig *config)
     g_free(config->qemu_binary);
     g_free(config->pool_dir);
     g_free(config->qemu_user);
+    g_free(config->apparmor_helper);
     g_free(config);
 }
 
@@ -74,6 +79,7 @@ static const Key keys[] = {
     {"pool_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, pool_dir), NULL},
     {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
     {"qemu_user", KEY_NAME, G_STRUCT_OFFSET(FpConfig, qemu_user), NULL},
+    {"apparmor_helper", KEY_PATH, G_STRUCT_OFFSET(FpConfig, apparmor_helper), NULL},
 };
 
 static gboolean
@@ -235,4 +241,23 @@ fp_config_get(const FpConfig *config, const char *name)
         }
     }
     return NULL;
+}
+
+gboolean
+fp_config_qemu_ids(const FpConfig *config, uid_t *uid, gid_t *gid)
+{
+    FILE *f = fopen("/etc/passwd", "re");
+    struct passwd *pw = NULL;
+
+    while (f && (pw = fgetpwent(f)) && g_strcmp0(pw->pw_name, config->qemu_user))
+        ;
+    if (f)
+        fclose(f);
+    if (!pw)
+        pw = getpwnam(config->qemu_user);
+    if (!pw)
+        return FALSE;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return TRUE;
 }

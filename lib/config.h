@@ -5,6 +5,7 @@
 #include "prep.h"
 
 #include <glib.h>
+#include <sys/types.h>
 
 #define FP_CONFIG_DEFAULT_PATH "/etc/fastpass/fastpass.json"
 
@@ -25,6 +26,8 @@ typedef struct {
     char *pool_dir;    /* pre-zeroed guest-memory slots, on hugetlbfs */
     gboolean use_pool; /* claim a slot at prepare begin and give QEMU its path */
     char *qemu_user;   /* the user QEMU runs as (qemu.conf's user): claimed slots become its */
+    char *
+        apparmor_helper; /* libvirt's virt-aa-helper: adds a claimed slot to its domain's profile */
 } FpConfig;
 
 /* The built-in defaults. */
@@ -40,4 +43,7 @@ char *fp_config_real_qemu(const FpConfig *config);
 char *fp_config_get(const FpConfig *config, const char *name);
 const char *const *fp_config_key_names(void);
 void fp_config_free(FpConfig *config);
+/* The uid and gid of qemu_user, from /etc/passwd (a system user; read directly, so the hook
+ * opens no socket to a name service on libvirt's start path), else the name service. */
+gboolean fp_config_qemu_ids(const FpConfig *config, uid_t *uid, gid_t *gid);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpConfig, fp_config_free)

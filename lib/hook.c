@@ -1,20 +1,22 @@
 #include "hook.h"
 
+#include "apparmor.h"
 #include "error.h"
 #include "host.h"
 #include "hugepages.h"
 #include "pool.h"
 #include "prep.h"
 #include "qemucaps.h"
+#include "safedir.h"
 #include "timeline.h"
 #include "tune.h"
 
 #include <glib/gstdio.h>
-#include <pwd.h>
 #include <unistd.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <string.h>
 
 static void G_GNUC_PRINTF(3, 4)
 say(FpHookCtx *ctx, GLogLevelFlags level, const char *fmt, ...)
@@ -101,25 +103,45 @@ device_list(const FpDomain *dom, gboolean managed)
     return addrs;
 }
 
-/* The file recording hugepages added for a domain: named by its UUID, or a digest of its name
- * (names are not safe in paths). */
+/* The name of the file recording hugepages added for a domain: its UUID, or a digest of its
+ * name (names are not safe in paths). */
 static char *
-hugepage_record_path(const FpHookCtx *ctx, const FpDomain *dom)
+hugepage_record_name(const FpDomain *dom)
 {
     g_autofree char *uuid = fp_domain_uuid(dom);
     g_autofree char *name = fp_domain_name(dom);
-    g_autofree char *key = uuid ? g_strdup(uuid) : g_compute_checksum_for_string(G_CHECKSUM_SHA256, name ? name : "", -1);
+    g_autofree char *key =
+        uuid && g_uuid_string_is_valid(uuid)
+            ? g_ascii_strdown(uuid, -1)
+            : g_compute_checksum_for_string(G_CHECKSUM_SHA256, name ? name : "", -1);
 
-    return g_strdup_printf("%s/hugepages/%s.json", ctx->config->run_dir, key);
+    return g_strdup_printf("%s.json", key);
 }
+
+/* $RUN_DIR/hugepages: root's alone (0700), reached without following anything. */
+static int
+hugepage_record_dir(FpHookCtx *ctx, char **where, GError **error)
+{
+    int run = fp_safedir_open(ctx->config->run_dir, TRUE, 0755, error), dfd;
+
+    if (run < 0)
+        return -1;
+    *where = g_build_filename(ctx->config->run_dir, "hugepages", NULL);
+    dfd = fp_safedir_sub(run, ctx->config->run_dir, "hugepages", 0700, error);
+    close(run);
+    return dfd;
+}
+
+/* A record is three small numbers. */
+#define HUGEPAGE_RECORD_MAX 4096
 
 static void
 reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
 {
     guint64 page = fp_domain_hugepage_kib(dom), mem, added = 0;
-    int node = fp_domain_memory_node(dom);
+    int node = fp_domain_memory_node(dom), dfd;
     g_autoptr(GError) error = NULL;
-    g_autofree char *record = NULL, *dir = NULL;
+    g_autofree char *record = NULL, *where = NULL;
     json_object *j;
 
     if (!page || !ctx->config->reserve_hugepages || !ctx->config_ok)
@@ -139,40 +161,70 @@ reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
         return;
     say(ctx, G_LOG_LEVEL_INFO, "hugepages: added %" G_GUINT64_FORMAT " pages of %" G_GUINT64_FORMAT " KiB on %s%d",
         added, page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
-    record = hugepage_record_path(ctx, dom);
-    dir = g_path_get_dirname(record);
-    g_mkdir_with_parents(dir, 0700);
+    record = hugepage_record_name(dom);
+    if ((dfd = hugepage_record_dir(ctx, &where, &error)) < 0) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
+            error->message);
+        return;
+    }
     j = json_object_new_object();
     json_object_object_add(j, "node", json_object_new_int(node));
     json_object_object_add(j, "page_kib", json_object_new_int64((gint64)page));
     json_object_object_add(j, "added", json_object_new_int64((gint64)added));
-    if (!g_file_set_contents_full(record, json_object_to_json_string(j), -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                  &error))
+    if (!fp_safedir_write(dfd, where, record, json_object_to_json_string(j),
+                          strlen(json_object_to_json_string(j)), 0600, &error))
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s", error->message);
     json_object_put(j);
+    close(dfd);
+}
+
+/* A member of a record that must be an integer in MIN..MAX. */
+static gboolean
+record_int(json_object *j, const char *key, gint64 min, gint64 max, gint64 *out)
+{
+    json_object *v = json_object_object_get(j, key);
+
+    if (!json_object_is_type(v, json_type_int))
+        return FALSE;
+    *out = json_object_get_int64(v);
+    return *out >= min && *out <= max;
 }
 
 static void
 return_hugepages(FpHookCtx *ctx, const FpDomain *dom)
 {
-    g_autofree char *record = hugepage_record_path(ctx, dom);
-    g_autofree char *text = NULL;
+    g_autofree char *record = hugepage_record_name(dom), *where = NULL, *text = NULL;
     g_autoptr(GError) error = NULL;
-    json_object *j;
+    gint64 node, page_kib, added;
+    json_object *j = NULL;
+    int dfd = hugepage_record_dir(ctx, &where, &error);
 
-    if (!g_file_get_contents(record, &text, NULL, NULL))
+    if (dfd < 0) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s", error->message);
         return;
-    j = json_tokener_parse(text);
-    if (j && fp_hugepages_release(ctx->config->sysfs_root, json_object_get_int(json_object_object_get(j, "node")),
-                                  (guint64)json_object_get_int64(json_object_object_get(j, "page_kib")),
-                                  (guint64)json_object_get_int64(json_object_object_get(j, "added")), left_ms(ctx),
-                                  &error))
-        say(ctx, G_LOG_LEVEL_INFO, "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start",
-            json_object_get_int64(json_object_object_get(j, "added")));
-    else
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot give back pages: %s", error ? error->message : "bad record");
+    }
+    if (!(text = fp_safedir_read(dfd, where, record, HUGEPAGE_RECORD_MAX, NULL, &error))) {
+        if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s; removed, nothing given back",
+                error->message);
+    } else if (!(j = json_tokener_parse(text)) || !record_int(j, "node", -1, 1023, &node) ||
+               !record_int(j, "page_kib", 1, G_MAXINT64, &page_kib) ||
+               !record_int(j, "added", 1, G_MAXINT32, &added)) {
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "hugepages: %s/%s is not a record of added pages; removed, nothing given back", where,
+            record);
+    } else if (fp_hugepages_release(ctx->config->sysfs_root, (int)node, (guint64)page_kib,
+                                    (guint64)added, left_ms(ctx), &error)) {
+        say(ctx, G_LOG_LEVEL_INFO,
+            "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start", added);
+    } else {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot give back pages: %s", error->message);
+    }
     json_object_put(j);
-    g_unlink(record);
+    /* rm $RUN_DIR/hugepages/$KEY.json   (whatever it was: the name, never a target) */
+    if (text || (error && !g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)))
+        unlinkat(dfd, record, 0);
+    close(dfd);
 }
 
 static void
@@ -182,6 +234,23 @@ timeline(FpHookCtx *ctx, FpDomain *dom, const char *event, json_object *fields, 
     g_autoptr(GError) error = NULL;
 
     if (!fp_timeline_add(ctx->config->run_dir, uuid, name, "hook", event, fields, fresh, &error))
+        say(ctx, G_LOG_LEVEL_DEBUG, "timeline: %s", error->message);
+}
+
+/* The wrapper runs as QEMU's user and may not create files in root's timeline directory: it gets
+ * its own file, fresh, before QEMU starts. */
+static void
+give_wrapper_timeline(FpHookCtx *ctx, FpDomain *dom)
+{
+    g_autofree char *uuid = fp_domain_uuid(dom), *name = fp_domain_name(dom);
+    g_autoptr(GError) error = NULL;
+    uid_t uid;
+    gid_t gid;
+
+    if (!fp_config_qemu_ids(ctx->config, &uid, &gid))
+        say(ctx, G_LOG_LEVEL_DEBUG, "timeline: no user %s for the wrapper's file",
+            ctx->config->qemu_user);
+    else if (!fp_timeline_give(ctx->config->run_dir, uuid, name, "qemu", uid, gid, &error))
         say(ctx, G_LOG_LEVEL_DEBUG, "timeline: %s", error->message);
 }
 
@@ -206,7 +275,8 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
     g_autofree char *uuid = fp_domain_uuid(dom);
     g_autoptr(GError) error = NULL;
     g_autoptr(FpSlot) slot = NULL;
-    struct passwd *pw;
+    uid_t uid;
+    gid_t gid;
 
     if (!ctx->config_ok || !ctx->config->use_pool || !page || !uuid || !fp_domain_memory_kib(dom, &kib, NULL))
         return FALSE;
@@ -224,10 +294,17 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
         say(ctx, G_LOG_LEVEL_INFO, "pool: %s; QEMU allocates guest memory itself", error->message);
         return FALSE;
     }
-    pw = getpwnam(ctx->config->qemu_user);
-    if (pw && chown(slot->path, pw->pw_uid, pw->pw_gid) < 0)
-        say(ctx, G_LOG_LEVEL_WARNING, "pool: cannot give %s to %s: %s", slot->path, ctx->config->qemu_user,
-            g_strerror(errno));
+    /* Clean slots are root's: only the claimed one becomes QEMU's user's. Without that user
+     * QEMU could not open it: give it back, and QEMU allocates itself. */
+    if (!fp_config_qemu_ids(ctx->config, &uid, &gid) || !fp_pool_give(&o, slot, uid, gid, &error)) {
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "pool: cannot give %s to %s: %s; QEMU allocates guest memory itself", slot->path,
+            ctx->config->qemu_user, error ? error->message : "no such user");
+        g_clear_error(&error);
+        if (!fp_pool_release(&o, uuid, &error))
+            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
+        return FALSE;
+    }
     say(ctx, G_LOG_LEVEL_INFO, "pool: claimed %s for guest memory", slot->path);
     return TRUE;
 }
@@ -244,6 +321,7 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
 
     /* One timeline write per start, at the end: it is on the VM's critical path. */
     json_object_object_add(ev, "begin_us", json_object_new_int64(g_get_real_time()));
+    give_wrapper_timeline(ctx, dom);
     /* Probed here, as root, so the wrapper (running as QEMU's user) finds the answer cached. */
     if (ctx->config_ok) {
         g_autofree char *qemu = fp_config_real_qemu(ctx->config);
@@ -275,6 +353,25 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     json_object_object_add(ev, "ok", json_object_new_boolean(ok));
     timeline(ctx, dom, "hook-prepare", ev, TRUE);
     return ok;
+}
+
+void
+fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
+{
+    FpPoolOptions o = pool_options(ctx);
+    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *slot = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!ctx->config_ok || !ctx->config->use_pool || !uuid ||
+        !(label = fp_apparmor_domain_label(fp_domain_root(dom))) ||
+        !(slot = fp_pool_claimed_path(&o, uuid, 0)))
+        return;
+    if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, slot, FALSE,
+                          MIN(10000, left_ms(ctx)), NULL, &error))
+        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, slot);
+    else
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "pool: %s; the wrapper will let QEMU allocate guest memory itself", error->message);
 }
 
 gboolean

@@ -21,6 +21,12 @@ typedef struct {
 /* prepare begin: prepares the domain's PCI devices (all at once) and reserves its hugepages.
  * FALSE means the start must be refused; the error is one line for libvirt to show. */
 gboolean fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error);
+/* start begin (libvirt has labelled everything; QEMU has not run yet): when libvirt confines the
+ * domain with AppArmor and the hook gave it a pool slot, that domain's own profile gets the slot
+ * (libvirt's per-domain rules file, through virt-aa-helper). XML/LEN: what libvirt passed, with
+ * the live <seclabel>. Never refuses the start: a slot QEMU cannot open makes the wrapper fall
+ * back to QEMU's own allocation, saying why. */
+void fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len);
 /* release end: releases the devices as configured and gives back the hugepages it added. */
 gboolean fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error);
 /* migrate begin / restore begin: the XML libvirt should use. Tuned when that works and is

@@ -5,6 +5,7 @@
 
 #include "error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -468,7 +469,42 @@ static gboolean
 claimed_before(const PoolEntry *e, const struct stat *st, gpointer data)
 {
     /* The claim's rename (and its chown) set ctime: the age of the claim. */
-    return e->nstate == POOL_NAME_CLAIMED && (gint64)st->st_ctime <= *(gint64 *)data;
+    return e->nstate == POOL_NAME_CLAIMED &&
+           ((gint64)st->st_ctime <= *(gint64 *)data || pool_taken_back(e, st));
+}
+
+/* claim-UUID names left by a release or scrub that did not finish: each is removed unless it is
+ * the second name of a slot its UUID holds now. */
+static void
+remove_stale_claim_names(Pool *p)
+{
+    int fd = openat(p->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(d))) {
+        gboolean current = FALSE;
+        struct stat st;
+
+        if (!g_str_has_prefix(de->d_name, "claim-"))
+            continue;
+        for (guint i = 0; i < p->entries->len && !current; i++) {
+            const PoolEntry *e = g_ptr_array_index(p->entries, i);
+
+            current = e->nstate == POOL_NAME_CLAIMED && !strcmp(de->d_name + 6, e->owner) &&
+                      fstatat(p->dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      !pool_taken_back(e, &st) && pool_claim_link_is(p->dfd, e, &st);
+        }
+        /* rm $DIR/claim-$UUID */
+        if (!current)
+            unlinkat(p->dfd, de->d_name, 0);
+    }
+    closedir(d);
 }
 
 gboolean
@@ -500,6 +536,10 @@ fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, G
         if (pool_rename(p.dfd, p.dir, e->name, to, FALSE, NULL))
             n++;
     }
+    g_ptr_array_unref(p.entries);
+    p.entries = pool_scan(p.dfd, p.dir, NULL);
+    if (p.entries)
+        remove_stale_claim_names(&p);
     pool_close(&p);
     if (reclaimed)
         *reclaimed = n;

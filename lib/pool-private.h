@@ -46,6 +46,12 @@ int pool_open_dir(const FpPoolOptions *o, gboolean create, guint64 *page_bytes, 
 gboolean pool_lock(int dfd, const char *dir, GError **error);
 /* TRUE when no fill/scrub/drain holds the pool now. */
 gboolean pool_lock_free(int dfd);
+/* "claim-UUID": the second name under which the hook gives a claimed slot to QEMU's user. */
+char *pool_claim_link_name(const char *owner);
+/* TRUE when E (claimed, stat ST) is what its owner's claim name points at. */
+gboolean pool_claim_link_is(int dfd, const PoolEntry *e, const struct stat *st);
+/* A claimed slot taken back from QEMU (root's, mode 0000) whose rename to dirty never came. */
+gboolean pool_taken_back(const PoolEntry *e, const struct stat *st);
 /* NULL when NAME in DFD is a regular file of SIZE bytes, all allocated, with one link; else why. */
 char *pool_entry_problem(int dfd, const PoolEntry *e);
 gboolean pool_rename(int dfd, const char *dir, const char *from, const char *to, gboolean noreplace,

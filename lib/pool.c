@@ -199,6 +199,28 @@ not_hugetlbfs(const char *path, const struct statfs *sf, GError **error)
         path, pool_fs_name((long)sf->f_type), path);
 }
 
+/* The pool holds every tenant's memory: root's directory, written by root alone, listed by
+ * nobody else (0711: QEMU's user reaches its own slot by name). An older 0755 one is closed. */
+static gboolean
+pool_dir_trusted(int dfd, const char *dir, GError **error)
+{
+    struct stat st;
+
+    if (fstat(dfd, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        g_set_error(error, FP_ERROR, FP_ERROR_REFUSED,
+                    "pool directory %s is not root's alone (uid %u, mode %04o): refusing it", dir,
+                    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return FALSE;
+    }
+    /* chmod 0711 $DIR */
+    if (geteuid() == 0 && (st.st_mode & 07777) != 0711 && fchmod(dfd, 0711) < 0) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot chmod 0711 %s: %s", dir,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 int
 pool_open_dir(const FpPoolOptions *o, gboolean create, guint64 *page_bytes, gboolean *absent,
               GError **error)
@@ -208,7 +230,7 @@ pool_open_dir(const FpPoolOptions *o, gboolean create, guint64 *page_bytes, gboo
     int dfd;
 
     *absent = FALSE;
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0 && errno == ENOENT) {
         g_autofree char *parent = g_path_get_dirname(dir);
 
@@ -229,14 +251,16 @@ pool_open_dir(const FpPoolOptions *o, gboolean create, guint64 *page_bytes, gboo
             *absent = TRUE;
             return -1;
         }
-        /* mkdir -m 0755 $DIR   (readable: the QEMU wrapper looks its slot up as the qemu user) */
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        /* mkdir -m 0711 $DIR   (QEMU's user may reach its own slot by name, never list others) */
+        if (mkdir(dir, 0711) < 0 && errno != EEXIST) {
             g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot create pool directory %s: %s", dir,
                         g_strerror(errno));
             return -1;
         }
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
+    if (dfd < 0 && geteuid() != 0 && errno == EACCES)
+        dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); /* QEMU's user: 0711 */
     if (dfd < 0) {
         g_set_error(error, FP_ERROR, errno == ENOTDIR ? FP_ERROR_INPUT : FP_ERROR_IO,
                     "pool directory %s: %s", dir, g_strerror(errno));
@@ -250,6 +274,10 @@ pool_open_dir(const FpPoolOptions *o, gboolean create, guint64 *page_bytes, gboo
     }
     if (sf.f_type != HUGETLBFS_MAGIC) {
         not_hugetlbfs(dir, &sf, error);
+        close(dfd);
+        return -1;
+    }
+    if (!pool_dir_trusted(dfd, dir, error)) {
         close(dfd);
         return -1;
     }
@@ -285,6 +313,31 @@ pool_lock_free(int dfd)
 }
 
 char *
+pool_claim_link_name(const char *owner)
+{
+    return g_strdup_printf("claim-%s", owner);
+}
+
+gboolean
+pool_claim_link_is(int dfd, const PoolEntry *e, const struct stat *st)
+{
+    g_autofree char *link = NULL;
+    struct stat lst;
+
+    if (e->nstate != POOL_NAME_CLAIMED)
+        return FALSE;
+    link = pool_claim_link_name(e->owner);
+    return fstatat(dfd, link, &lst, AT_SYMLINK_NOFOLLOW) == 0 && lst.st_dev == st->st_dev &&
+           lst.st_ino == st->st_ino;
+}
+
+gboolean
+pool_taken_back(const PoolEntry *e, const struct stat *st)
+{
+    return e->nstate == POOL_NAME_CLAIMED && st->st_uid == 0 && (st->st_mode & 07777) == 0;
+}
+
+char *
 pool_entry_problem(int dfd, const PoolEntry *e)
 {
     struct stat st;
@@ -304,8 +357,10 @@ pool_entry_problem(int dfd, const PoolEntry *e)
         return g_strdup_printf("only %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
                                " bytes allocated (punched?)",
                                (guint64)st.st_blocks * 512, e->size);
-    if (st.st_nlink != 1)
+    if (st.st_nlink != 1 && !(st.st_nlink == 2 && pool_claim_link_is(dfd, e, &st)))
         return g_strdup_printf("has %lu links", (unsigned long)st.st_nlink);
+    if (pool_taken_back(e, &st))
+        return g_strdup("taken back from QEMU by a release that did not finish; counts as dirty");
     return NULL;
 }
 
@@ -388,10 +443,16 @@ fp_pool_list(const FpPoolOptions *o, GError **error)
             s->state = problem ? FP_SLOT_DIRTY : FP_SLOT_CLEAN;
             s->problem = g_steal_pointer(&problem);
             break;
-        case POOL_NAME_CLAIMED:
-            s->state = FP_SLOT_CLAIMED;
+        case POOL_NAME_CLAIMED: {
+            struct stat st;
+
+            s->state =
+                fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && pool_taken_back(e, &st)
+                    ? FP_SLOT_DIRTY
+                    : FP_SLOT_CLAIMED;
             s->problem = g_steal_pointer(&problem);
             break;
+        }
         case POOL_NAME_ORPHAN:
             s->state = FP_SLOT_DIRTY;
             s->problem = g_strdup(
@@ -509,6 +570,12 @@ fp_pool_claim(const FpPoolOptions *o, int node, guint64 size, const char *owner,
 char *
 fp_pool_claimed_path(const FpPoolOptions *o, const char *owner, guint64 size)
 {
+    return fp_pool_usable_claim(o, owner, size, NULL);
+}
+
+char *
+fp_pool_usable_claim(const FpPoolOptions *o, const char *owner, guint64 size, GError **error)
+{
     g_autoptr(GPtrArray) entries = NULL;
     g_autofree char *who = NULL;
     guint64 page_bytes;
@@ -521,6 +588,40 @@ fp_pool_claimed_path(const FpPoolOptions *o, const char *owner, guint64 size)
     dfd = pool_open_dir(o, FALSE, &page_bytes, &absent, NULL);
     if (dfd < 0)
         return NULL;
+    {
+        /* stat $DIR/claim-$UUID   (QEMU's user cannot list the pool: the hook gave it the slot
+         * under this second name, which it can reach without knowing the slot's) */
+        g_autofree char *link = pool_claim_link_name(who);
+        const char *why = NULL;
+        struct stat st;
+        int fd = -1;
+
+        if (fstatat(dfd, link, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (!S_ISREG(st.st_mode))
+                why = "not a regular file";
+            else if (size && (guint64)st.st_size != size)
+                why = "not the guest's RAM size";
+            else if ((guint64)st.st_blocks * 512 < (guint64)st.st_size)
+                why = "not fully allocated";
+            else if ((st.st_mode & 07777) == 0)
+                why = "taken back by a release";
+            else if (geteuid() != 0 && (st.st_uid != geteuid() || (st.st_mode & 0600) != 0600))
+                why = "not given to this user";
+            /* QEMU will open it as this process: a confinement (AppArmor) that refuses it must
+             * be found now, while QEMU can still allocate its memory itself. */
+            else if ((fd = openat(dfd, link, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                why = g_strerror(errno);
+            if (why) {
+                g_set_error(error, FP_ERROR, FP_ERROR_REFUSED, "cannot use the slot %s/%s: %s",
+                            pool_dir_name(o), link, why);
+                close(dfd);
+                return NULL;
+            }
+            close(fd);
+            close(dfd);
+            return g_build_filename(pool_dir_name(o), link, NULL);
+        }
+    }
     entries = pool_scan(dfd, pool_dir_name(o), NULL);
     for (guint i = 0; entries && i < entries->len; i++) {
         const PoolEntry *e = g_ptr_array_index(entries, i);
@@ -568,6 +669,23 @@ fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error)
 
         if (e->nstate != POOL_NAME_CLAIMED || strcmp(e->owner, who))
             continue;
+        /* chown root:root $SLOT; chmod 0000 $SLOT   (before the rename: a dirty slot is never
+         * QEMU's for a moment; mode 0000 marks a release that a crash cut short as dirty) */
+        if (fchownat(dfd, e->name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fchmodat(dfd, e->name, 0, 0) < 0) {
+            if (errno != ENOENT && ok) {
+                g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot take %s/%s back: %s",
+                            pool_dir_name(o), e->name, g_strerror(errno));
+                ok = FALSE;
+            }
+            continue;
+        }
+        /* rm $DIR/claim-$UUID   (QEMU's way to the slot; already root's, mode 0000) */
+        {
+            g_autofree char *link = pool_claim_link_name(who);
+
+            unlinkat(dfd, link, 0);
+        }
         /* Replacing a leftover .dirty of the same slot is fine: both are dirty. */
         to = g_strdup_printf("%s.dirty", e->base);
         if (!pool_rename(dfd, pool_dir_name(o), e->name, to, FALSE, &failed) &&
@@ -578,6 +696,40 @@ fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error)
     }
     close(dfd);
     return ok;
+}
+
+gboolean
+fp_pool_give(const FpPoolOptions *o, const FpSlot *slot, uid_t uid, gid_t gid, GError **error)
+{
+    g_autofree char *name = g_path_get_basename(slot->path);
+    g_autofree char *link = NULL;
+    g_autoptr(PoolEntry) e = pool_entry_parse(name);
+    guint64 page_bytes;
+    gboolean absent;
+    int dfd;
+
+    if (!e || e->nstate != POOL_NAME_CLAIMED) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s is not a claimed slot", slot->path);
+        return FALSE;
+    }
+    if ((dfd = pool_open_dir(o, FALSE, &page_bytes, &absent, error)) < 0) {
+        if (absent)
+            g_set_error(error, FP_ERROR, FP_ERROR_HOST, "pool %s is gone", pool_dir_name(o));
+        return FALSE;
+    }
+    link = pool_claim_link_name(e->owner);
+    /* chown $UID:$GID $SLOT; chmod 0600 $SLOT; ln -f $SLOT $DIR/claim-$UUID   (a second name
+     * QEMU's user can open by the UUID alone; hugetlbfs has no symlinks) */
+    if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fchmodat(dfd, name, 0600, 0) < 0 ||
+        ((unlinkat(dfd, link, 0) < 0 && errno != ENOENT) || linkat(dfd, name, dfd, link, 0) < 0)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot give %s to uid %u: %s", slot->path,
+                    (unsigned)uid, g_strerror(errno));
+        close(dfd);
+        return FALSE;
+    }
+    close(dfd);
+    return TRUE;
 }
 
 gboolean

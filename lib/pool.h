@@ -16,6 +16,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 #define FP_POOL_DEFAULT_DIR "/dev/hugepages/fastpass"
 
@@ -52,10 +53,18 @@ gboolean fp_pool_fill(const FpPoolOptions *o, int node, guint64 size, guint coun
  * there is none. */
 FpSlot *fp_pool_claim(const FpPoolOptions *o, int node, guint64 size, const char *owner,
                       GError **error);
+/* Gives the claimed SLOT to QEMU's user (UID:GID, mode 0600) and leaves its name at
+ * DIR/claim-UUID, so that user finds it without listing the pool (mode 0711). */
+gboolean fp_pool_give(const FpPoolOptions *o, const FpSlot *slot, uid_t uid, gid_t gid,
+                      GError **error);
 /* The path of the slot OWNER holds with SIZE bytes (0: any size), intact; NULL when none. */
 char *fp_pool_claimed_path(const FpPoolOptions *o, const char *owner, guint64 size);
-/* Every slot OWNER holds -> dirty. Returns at once (a rename), never scrubs; holding none is fine.
- */
+/* The same, checked to open for this process (as QEMU will open it): NULL with an error when
+ * there is a slot this process may not open (its confinement, its ownership). */
+char *fp_pool_usable_claim(const FpPoolOptions *o, const char *owner, guint64 size, GError **error);
+/* Every slot OWNER holds -> taken back from QEMU's user (root's, mode 0000), then dirty. Returns
+ * at once, never scrubs; holding none is fine. A crash between the two steps leaves a claimed
+ * name on a root file of mode 0000: listed as dirty, reclaimed at once, never handed out. */
 gboolean fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error);
 /* Every dirty, scrubbing or unrecognised slot -> pages freed, re-allocated (the kernel zeroes
  * them) into a new file, a sample verified zero -> clean. A slot that cannot get its pages back

@@ -134,7 +134,9 @@ fp_console_file_poll(FpConsoleFile *f, FpConsoleScan *scan)
     char buf[65536];
     ssize_t n;
 
-    if (stat(f->path, &by_path) < 0) {
+    /* The console file is QEMU's user's, in a directory the domain names: a symlink or anything
+     * but a regular file put there is not read (as root, the profiler follows nothing). */
+    if (lstat(f->path, &by_path) < 0 || !S_ISREG(by_path.st_mode)) {
         if (f->fd >= 0) {
             close(f->fd);
             f->fd = -1;
@@ -146,7 +148,7 @@ fp_console_file_poll(FpConsoleFile *f, FpConsoleScan *scan)
         f->fd = -1;
     }
     if (f->fd < 0) {
-        f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
         if (f->fd < 0)
             return;
         f->offset = 0;

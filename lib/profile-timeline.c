@@ -5,19 +5,20 @@
 
 #include <string.h>
 
-/* A timeline holds a handful of events; anything bigger is not one. */
-#define TIMELINE_MAX_BYTES (1024 * 1024)
-
-/* The "events" array of the timeline file of SOURCE, or NULL (with a note on RUN). */
+/* The "events" array of SOURCE's timeline, or NULL (with a note on RUN). The file may have been
+ * written by QEMU's user: it is read without following a symlink, up to a bound, and reported,
+ * never trusted, when it is anything but a timeline. */
 static json_object *
-load_events(FpProfileRun *run, const char *path, const char *what)
+load_events(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+            const char *source, const char *what)
 {
+    g_autofree char *path = fp_timeline_path(run_dir, uuid, name, source);
     g_autofree char *text = NULL;
     g_autoptr(GError) error = NULL;
     gsize len;
     json_object *root, *events;
 
-    if (!g_file_get_contents(path, &text, &len, &error)) {
+    if (!(text = fp_timeline_read(run_dir, uuid, name, source, &len, &error))) {
         g_autofree char *dir = g_path_get_dirname(path);
 
         if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -27,12 +28,13 @@ load_events(FpProfileRun *run, const char *path, const char *what)
             fp_profile_run_note(run, "%s timeline unreadable: %s", what, error->message);
         return NULL;
     }
-    if (len > TIMELINE_MAX_BYTES || !(root = json_tokener_parse(text))) {
+    if (strlen(text) != len || !(root = json_tokener_parse(text))) {
         fp_profile_run_note(run, "%s timeline %s is not JSON; ignored", what, path);
         return NULL;
     }
     events = json_object_object_get(root, "events");
-    if (!json_object_is_type(events, json_type_array)) {
+    if (!json_object_is_type(root, json_type_object) ||
+        !json_object_is_type(events, json_type_array)) {
         fp_profile_run_note(run, "%s timeline %s has no events; ignored", what, path);
         json_object_put(root);
         return NULL;
@@ -66,9 +68,10 @@ find_event(json_object *events, const char *name)
 /* The hook writes one "hook-prepare" event per start (begin_us, devices_begin_us,
  * devices_end_us, the device report in "devices", and time_us at its end). */
 static void
-read_hook(FpProfileRun *run, const char *path, gint64 not_before_us)
+read_hook(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+          gint64 not_before_us)
 {
-    json_object *events = load_events(run, path, "hook");
+    json_object *events = load_events(run, run_dir, uuid, name, "hook", "hook");
     json_object *ev;
     gint64 t;
 
@@ -102,9 +105,10 @@ read_hook(FpProfileRun *run, const char *path, gint64 not_before_us)
 }
 
 static void
-read_qemu(FpProfileRun *run, const char *path, gint64 not_before_us)
+read_qemu(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+          gint64 not_before_us)
 {
-    json_object *events = load_events(run, path, "wrapper");
+    json_object *events = load_events(run, run_dir, uuid, name, "qemu", "wrapper");
     json_object *ev;
     gint64 start, exec;
 
@@ -127,9 +131,6 @@ void
 fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
                           gint64 not_before_us)
 {
-    g_autofree char *hook = fp_timeline_path(run_dir, uuid, name, "hook");
-    g_autofree char *qemu = fp_timeline_path(run_dir, uuid, name, "qemu");
-
-    read_hook(run, hook, not_before_us);
-    read_qemu(run, qemu, not_before_us);
+    read_hook(run, run_dir, uuid, name, not_before_us);
+    read_qemu(run, run_dir, uuid, name, not_before_us);
 }

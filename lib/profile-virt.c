@@ -3,6 +3,7 @@
  * as the guest writes it, the hook's and the wrapper's timelines, and the domain log for QEMU
  * trace output. */
 #include "profile-virt.h"
+#include "safedir.h"
 
 #include "error.h"
 #include "xml.h"
@@ -209,7 +210,8 @@ count_dma_from_log(FpProfileRun *run, const char *log, goffset offset)
     g_autofree char *text = NULL;
     gsize len;
 
-    if (g_file_get_contents(log, &text, &len, NULL) && (gsize)offset <= len)
+    /* QEMU writes this log (through virtlogd, which rotates it at 2 MiB by default): bounded. */
+    if ((text = fp_safedir_read_path(log, 64 * 1024 * 1024, &len, NULL)) && (gsize)offset <= len)
         fp_profile_count_dma(run, text + offset, len - (gsize)offset);
     if (!run->dma_visible)
         fp_profile_run_note(run, "VFIO DMA calls not visible (no QEMU trace output in %s; try --trace-dma)", log);
@@ -224,7 +226,7 @@ qemu_exec_from_proc(FpProfileRun *run, const FpVirtProfileOptions *o, const char
     guint64 pid;
 
     *exec_us = 0;
-    if (!g_file_get_contents(pidfile, &text, NULL, &error) ||
+    if (!(text = fp_safedir_read_path(pidfile, 64, NULL, &error)) ||
         !g_ascii_string_to_unsigned(g_strstrip(text), 10, 1, G_MAXINT, &pid, NULL)) {
         fp_profile_run_note(run, "no QEMU pid from %s", pidfile);
         return;

@@ -1,11 +1,15 @@
+#define _GNU_SOURCE
 #include "qemucaps.h"
 
 #include "error.h"
+#include "safedir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +21,9 @@ stderr_to_stdout(gpointer data)
 {
     dup2(STDOUT_FILENO, STDERR_FILENO);
 }
+
+/* The answer is two booleans and a key. */
+#define CACHE_MAX_BYTES 4096
 
 static char *
 run_bounded(const char *qemu, guint timeout_ms, GError **error)
@@ -68,7 +75,9 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
 {
     struct stat st;
     g_autofree char *key = NULL, *digest = NULL, *cache = NULL, *text = NULL, *help = NULL;
+    gboolean root = geteuid() == 0;
     json_object *j;
+    int dfd;
 
     if (stat(qemu, &st) < 0 || !S_ISREG(st.st_mode) || access(qemu, X_OK) < 0) {
         g_set_error(error, FP_ERROR, FP_ERROR_HOST, "QEMU binary %s is missing or not executable",
@@ -78,8 +87,13 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
     /* v2: the answer also says whether backends take prealloc-context. */
     key = g_strdup_printf("v2:%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
     digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
-    cache = g_strdup_printf("%s/qemu-caps-%.16s.json", cache_dir, digest);
-    if (g_file_get_contents(cache, &text, NULL, NULL) && (j = json_tokener_parse(text))) {
+    cache = g_strdup_printf("qemu-caps-%.16s.json", digest);
+    /* Root reads and writes the cache only in a directory that is root's alone; QEMU's user
+     * reads root's answer, and never writes. */
+    dfd = root ? fp_safedir_open(cache_dir, TRUE, 0755, NULL)
+               : open(cache_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0 && (text = fp_safedir_read(dfd, cache_dir, cache, CACHE_MAX_BYTES, NULL, NULL)) &&
+        (j = json_tokener_parse(text))) {
         const char *k = json_object_get_string(json_object_object_get(j, "binary"));
         gboolean hit = g_strcmp0(k, key) == 0;
 
@@ -88,11 +102,16 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
         caps->prealloc_context =
             json_object_get_boolean(json_object_object_get(j, "prealloc_context"));
         json_object_put(j);
-        if (hit)
+        if (hit) {
+            close(dfd);
             return TRUE;
+        }
     }
-    if (!(help = run_bounded(qemu, timeout_ms, error)))
+    if (!(help = run_bounded(qemu, timeout_ms, error))) {
+        if (dfd >= 0)
+            close(dfd);
         return FALSE;
+    }
     caps->prealloc_threads = strstr(help, "prealloc-threads=") != NULL;
     caps->prealloc_context = strstr(help, "prealloc-context=") != NULL;
     j = json_object_new_object();
@@ -101,12 +120,11 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
     json_object_object_add(j, "prealloc_context", json_object_new_boolean(caps->prealloc_context));
     /* Written by root only (the hook, at prepare begin): QEMU's user reads it, never writes it.
      * A cache that cannot be written only costs the next start another probe. */
-    if (geteuid() != 0) {
-        json_object_put(j);
-        return TRUE;
-    }
-    g_mkdir_with_parents(cache_dir, 0755);
-    g_file_set_contents(cache, json_object_to_json_string(j), -1, NULL);
+    if (root && dfd >= 0)
+        fp_safedir_write(dfd, cache_dir, cache, json_object_to_json_string(j),
+                         strlen(json_object_to_json_string(j)), 0644, NULL);
     json_object_put(j);
+    if (dfd >= 0)
+        close(dfd);
     return TRUE;
 }

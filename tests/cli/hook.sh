@@ -44,7 +44,10 @@ done
 # every domain); prepare begin loads the module and the libraries it needs.
 heavy='libxml2|libicu|libjson-c|libglib|libgio'
 libs_loaded() { LD_DEBUG=libs FASTPASS_CONFIG=$work/cfg.json "$hook" "$@" < "$work/vm1.xml" 2>&1 >/dev/null | grep -o 'calling init: [^ ]*' || true; }
-for op in "start begin" "started begin" "stopped end" "release begin"; do
+# (start begin has work where the kernel has AppArmor: libvirt writes the domain's profile then.)
+nothing=("started begin" "stopped end" "release begin")
+[ -e /sys/kernel/security/apparmor ] || nothing+=("start begin")
+for op in "${nothing[@]}"; do
   loaded=$(libs_loaded vm1 $op -)
   ! echo "$loaded" | grep -Eq "$heavy" && echo "$loaded" | grep -q libc.so; verdict "operation '$op' loads no library but libc ($(echo "$loaded" | grep -c init) loaded)"
 done

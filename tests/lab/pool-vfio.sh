@@ -34,8 +34,8 @@ pid=$(pgrep -f 'guest=lab-pool' | head -1)
 slot=$(ls "$pool" | grep "claimed.$uuid" | head -1)
 check "slot claimed for the domain ($slot)" [ -n "$slot" ]
 check "QEMU's guest RAM is the slot (mem-path, share)" \
-  bash -c "tr '\\0' ' ' < /proc/${pid:-0}/cmdline | grep -q '\"mem-path\":\"$pool/$slot\",\"share\":true'"
-check "QEMU has the slot mapped" grep -q "$pool/$slot" /proc/${pid:-0}/maps
+  bash -c "tr '\\0' ' ' < /proc/${pid:-0}/cmdline | grep -q '\"mem-path\":\"$pool/claim-$uuid\",\"share\":true'"
+check "QEMU has the slot mapped" grep -q "$pool/claim-$uuid" /proc/${pid:-0}/maps
 check "QEMU holds /dev/vfio/$(group $dev) open" bash -c "ls -l /proc/${pid:-0}/fd | grep -q '/dev/vfio/$(group $dev)\$'"
 locked_kib=$(awk '/^VmLck:/{print $2}' /proc/${pid:-0}/status)
 check "VFIO pinned the guest memory: QEMU's locked memory ${locked_kib:-0} KiB >= 65536 KiB" [ "${locked_kib:-0}" -ge 65536 ]

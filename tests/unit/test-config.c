@@ -28,6 +28,7 @@ assert_same(const FpConfig *a, const FpConfig *b)
     g_assert_cmpstr(a->pool_dir, ==, b->pool_dir);
     g_assert_cmpint(a->use_pool, ==, b->use_pool);
     g_assert_cmpstr(a->qemu_user, ==, b->qemu_user);
+    g_assert_cmpstr(a->apparmor_helper, ==, b->apparmor_helper);
 }
 
 static void
@@ -51,7 +52,7 @@ test_shipped_is_defaults(void)
                                    "hook_deadline_ms", "max_workers", "release_mode",
                                    "reserve_hugepages", "compact_memory", "tune_on_restore",
                                    "log_level", "qemu_binary", "pool_dir", "use_pool", "qemu_user",
-                                   NULL};
+                                   "apparmor_helper", NULL};
          *k; k++) {
         g_autofree char *quoted = g_strdup_printf("\"%s\":", *k);
 
@@ -93,7 +94,7 @@ test_get(void)
 
         g_assert_nonnull(v);
     }
-    g_assert_cmpuint(n, ==, 16);
+    g_assert_cmpuint(n, ==, 17);
 }
 
 typedef struct {

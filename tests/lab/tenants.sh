@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs inside the lab guest (tests/lab/lab-run): tenants kept apart. Under Debian's qemu.conf as
+# shipped (QEMU as libvirt-qemu, mount namespaces on), two domains A and B with their guest RAM
+# in pool slots: as libvirt-qemu (setpriv), which slots open, and after `virsh destroy` of A its
+# slot refuses libvirt-qemu before any scrub. Then a domain C with a real VFIO <hostdev>: after
+# destroy the device stays warm on vfio-pci and its /dev/vfio/N refuses libvirt-qemu.
+# usage: tenants.sh FASTPASS FASTPASS-HOOK FASTPASS-QEMU
+set -u
+fp=$(realpath "$1"); hook=$(realpath "$2"); wrapper=$(realpath "$3")
+. "$(dirname "$0")/libvirt-lib.sh"
+work=/tmp/fastpass-lab-tenants; mkdir -p "$work"; chmod 755 "$work"; log=$work/hook.log
+pool=/dev/hugepages/fastpass
+uA=3c1f7a2e-9d4b-4e8a-b6c5-0a1b2c3d4e5a
+uB=3c1f7a2e-9d4b-4e8a-b6c5-0a1b2c3d4e5b
+uC=3c1f7a2e-9d4b-4e8a-b6c5-0a1b2c3d4e5c
+if [ "${#devs[@]}" -lt 1 ] || ! id libvirt-qemu >/dev/null 2>&1; then
+  echo "SKIP: needs a lab device and the libvirt-qemu user"; exit 77
+fi
+qgid=$(id -g libvirt-qemu)
+as_qemu() { setpriv --reuid=libvirt-qemu --regid="$qgid" --clear-groups "$@"; }
+try() { # WANT WHAT COMMAND...: as libvirt-qemu
+  local want=$1 what=$2 got err; shift 2
+  err=$(as_qemu "$@" 2>&1 >/dev/null) && got=allowed || got=refused
+  printf '     as libvirt-qemu: %-50s %s%s\n' "$what" "$got" "${err:+ ($err)}"
+  check "libvirt-qemu: $what: $want" [ "$got" = "$want" ]
+}
+mode_of() { stat -c '%a %U:%G' "$1"; }
+
+# The hooks a test on the host installed must not run in here; qemu.conf stays Debian's.
+rm -rf /etc/libvirt/hooks/qemu.d /etc/libvirt/hooks/qemu
+grep -Ev '^\s*(#|$)' /etc/libvirt/qemu.conf | sed 's/^/     qemu.conf: /'
+echo 128 > /proc/sys/vm/nr_hugepages
+printf '{"run_dir": "%s/run", "log_file": "%s", "pool_dir": "%s", "device_timeout_ms": 60000, "hook_deadline_ms": 120000}\n' \
+  "$work" "$log" "$pool" > "$work/fastpass.json"
+chmod 644 "$work/fastpass.json"
+lab_install_hook "$hook" "$work/fastpass.json"
+config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
+chmod 755 "$work/qemu"
+libvirtd_up || { echo "libvirtd did not start"; exit 1; }
+
+"$fp" pool fill --dir "$pool" --size 64M --count 3 > "$work/fill.out" 2>&1; rc=$?
+check "pool fill: 3 clean 64 MiB slots (exit $rc)" [ $rc -eq 0 ]
+check "pool directory root's, mode 711 ($(mode_of "$pool"))" [ "$(mode_of "$pool")" = "711 root:root" ]
+hp="<memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>"
+
+# --- part 1: Debian's qemu.conf as shipped (libvirt-qemu, mount namespaces): two domains ---------
+lab_domain lab-a "<uuid>$uA</uuid>$hp" "$work/qemu" > "$work/a.xml"
+lab_domain lab-b "<uuid>$uB</uuid>$hp" "$work/qemu" > "$work/b.xml"
+for d in a b; do
+  virsh create "$work/$d.xml" > "$work/create-$d.out" 2>&1; rc=$?
+  check "virsh create lab-$d (pool slot, qemu.conf as shipped): exit 0" [ $rc -eq 0 ]
+  [ $rc -eq 0 ] || sed 's/^/     /' "$work/create-$d.out"
+done
+echo "     hook log:"; sed 's/^/       /' "$log"
+pidA=$(pgrep -f 'guest=lab-a' | head -1)
+check "QEMU of A runs as libvirt-qemu ($(ps -o user= -p "${pidA:-1}"))" [ "$(ps -o user= -p "${pidA:-1}")" = libvirt-qemu ]
+check "QEMU of A has its own mount namespace" [ "$(readlink /proc/${pidA:-1}/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ]
+check "A's guest RAM is its slot, by its claim name (opened inside the namespace)" \
+  bash -c "tr '\\0' ' ' < /proc/${pidA:-1}/cmdline | grep -q '\"mem-path\":\"$pool/claim-$uA\",\"share\":true'"
+check "QEMU of A has the slot mapped" grep -q "$pool/claim-$uA" /proc/${pidA:-1}/maps
+grep 'fastpass-qemu' /var/log/libvirt/qemu/lab-a.log | sed 's/^/     lab-a.log: /'
+slotA=$pool/$(ls "$pool" | grep "claimed.$uA" | head -1)
+slotB=$pool/$(ls "$pool" | grep "claimed.$uB" | head -1)
+clean=$pool/$(ls "$pool" | grep '\.clean$' | head -1)
+echo "     slots: A $(mode_of "$slotA"), B $(mode_of "$slotB"), clean $(mode_of "$clean")"
+try refused "list the pool directory" ls "$pool"
+try allowed "open A's slot (claimed, running)" head -c1 "$pool/claim-$uA"
+try refused "open a clean slot" head -c1 "$clean"
+# All QEMUs share the uid: only the per-domain AppArmor profile keeps A's QEMU out of B's slot.
+try allowed "open B's slot (same uid; DAC cannot refuse)" head -c1 "$pool/claim-$uB"
+virsh destroy lab-a > /dev/null 2>&1; rc=$?
+check "virsh destroy lab-a: exit 0" [ $rc -eq 0 ]
+dirtyA=$pool/$(ls "$pool" | grep '\.dirty$' | head -1)
+check "A's slot is dirty, root's, mode 0 before any scrub ($(mode_of "$dirtyA"))" [ "$(mode_of "$dirtyA")" = "0 root:root" ]
+try refused "open A's dirty slot" head -c1 "$dirtyA"
+try refused "open A's claim name" head -c1 "$pool/claim-$uA"
+virsh destroy lab-b > /dev/null 2>&1
+"$fp" pool scrub --dir "$pool" > "$work/scrub.out" 2>&1; rc=$?
+check "pool scrub: exit 0 ($(cat "$work/scrub.out"))" [ $rc -eq 0 ]
+
+# --- part 2: a warm VFIO device. The lab's root is an overlay over 9p, where libvirt cannot
+# build QEMU's private /dev for a VFIO device: no namespaces here, QEMU still libvirt-qemu, so
+# libvirt labels the host's /dev/vfio/N itself. ---------------------------------------------------
+echo 'namespaces = []' >> /etc/libvirt/qemu.conf
+libvirtd_restart > /dev/null 2>&1 || { echo "libvirtd did not restart"; exit 1; }
+lab_domain lab-c "<uuid>$uC</uuid>$hp" "$work/qemu" "${devs[0]}" > "$work/c.xml"
+virsh create "$work/c.xml" > "$work/create-c.out" 2>&1; rc=$?
+check "virsh create lab-c (VFIO hostdev, pool slot, QEMU as libvirt-qemu): exit 0" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || sed 's/^/     /' "$work/create-c.out"
+gC=$(group "${devs[0]}")
+echo "     /dev/vfio/$gC while C runs: $(mode_of /dev/vfio/$gC)"
+# DAC lets libvirt-qemu in while C runs; the kernel's one-opener-per-group rule then says busy.
+err=$(as_qemu sh -c ": < /dev/vfio/$gC" 2>&1); rc=$?
+echo "     as libvirt-qemu: open /dev/vfio/$gC while C runs: ${err:-opened}"
+check "libvirt-qemu while C runs: /dev/vfio/$gC is QEMU's, the open passes DAC and finds the group busy" \
+  bash -c "[ $rc -ne 0 ] && [ '$(stat -c %U /dev/vfio/$gC)' = libvirt-qemu ] && grep -q 'busy' <<< '$err'"
+virsh destroy lab-c > /dev/null 2>&1; rc=$?
+check "virsh destroy lab-c: exit 0" [ $rc -eq 0 ]
+check "C's device stays warm on vfio-pci" [ "$(drv "${devs[0]}")" = vfio-pci ]
+check "/dev/vfio/$gC after destroy: root's, 600 ($(mode_of /dev/vfio/$gC))" [ "$(mode_of /dev/vfio/$gC)" = "600 root:root" ]
+try refused "open /dev/vfio/$gC (C's warm device, C gone)" sh -c ": < /dev/vfio/$gC"
+try refused "write C's device's config space" sh -c "printf '\\0' | dd of=/sys/bus/pci/devices/${devs[0]}/config bs=1 seek=4 conv=notrunc status=none"
+# As for every PCI device on Linux: the first 64 bytes of config space are world-readable.
+try allowed "read C's device's config header (any user may, as for any device)" head -c 64 "/sys/bus/pci/devices/${devs[0]}/config"
+dirtyC=$pool/$(ls "$pool" | grep '\.dirty$' | head -1)
+check "C's slot is dirty, root's, mode 0 ($(mode_of "$dirtyC"))" [ "$(mode_of "$dirtyC")" = "0 root:root" ]
+"$fp" pool drain --dir "$pool" > /dev/null 2>&1
+finish
