@@ -140,6 +140,7 @@ main(int argc, char **argv)
         }
         rw.slot_path = slot;
         rw.slot_size = guest.ram_size;
+        rw.ram_id = guest.ram_id;
     }
     if (!why) {
         g_autoptr(FpHost) host = fp_host_new(config->sysfs_root);

@@ -10,6 +10,7 @@ fp_qemu_guest_clear(FpQemuGuest *guest)
 {
     g_clear_pointer(&guest->name, g_free);
     g_clear_pointer(&guest->uuid, g_free);
+    g_clear_pointer(&guest->ram_id, g_free);
     guest->ram_size = 0;
 }
 
@@ -58,9 +59,28 @@ is_memory_backend(json_object *o)
                  !strcmp(t, "memory-backend-memfd"));
 }
 
+/* Size and single host node of backend O into GUEST, as the guest's RAM backend ID. */
+static void
+take_ram_backend(json_object *o, const char *id, FpQemuGuest *guest)
+{
+    json_object *size, *nodes;
+
+    g_free(guest->ram_id);
+    guest->ram_id = g_strdup(id);
+    guest->ram_size =
+        json_object_object_get_ex(o, "size", &size) ? (guint64)json_object_get_int64(size) : 0;
+    guest->ram_node = -1;
+    if (json_object_object_get_ex(o, "host-nodes", &nodes) &&
+        json_object_is_type(nodes, json_type_array) && json_object_array_length(nodes) == 1)
+        guest->ram_node = json_object_get_int(json_object_array_get_idx(nodes, 0));
+}
+
 void
 fp_qemu_guest_read(char **argv, FpQemuGuest *guest)
 {
+    guint cells = 0;
+    gboolean pc_ram = FALSE;
+
     memset(guest, 0, sizeof(*guest));
     guest->ram_node = -1;
     for (int i = 1; argv[i] && argv[i + 1]; i++) {
@@ -70,18 +90,23 @@ fp_qemu_guest_read(char **argv, FpQemuGuest *guest)
             guest->uuid = g_strdup(argv[i + 1]);
         } else if (!strcmp(argv[i], "-object")) {
             json_object *o = parse_object(argv[i + 1]);
-            json_object *size, *nodes;
+            const char *id = o && is_memory_backend(o) ? fp_json_str(o, "id") : NULL;
 
-            if (o && is_memory_backend(o) && g_strcmp0(fp_json_str(o, "id"), "pc.ram") == 0) {
-                if (json_object_object_get_ex(o, "size", &size))
-                    guest->ram_size = (guint64)json_object_get_int64(size);
-                if (json_object_object_get_ex(o, "host-nodes", &nodes) &&
-                    json_object_is_type(nodes, json_type_array) &&
-                    json_object_array_length(nodes) == 1)
-                    guest->ram_node = json_object_get_int(json_object_array_get_idx(nodes, 0));
+            if (g_strcmp0(id, "pc.ram") == 0) {
+                take_ram_backend(o, id, guest);
+                pc_ram = TRUE;
+            } else if (id && g_str_has_prefix(id, "ram-node")) {
+                /* libvirt's backend of guest NUMA cell N; with one cell it holds all RAM. */
+                if (cells++ == 0 && !pc_ram && !strcmp(id, "ram-node0"))
+                    take_ram_backend(o, id, guest);
             }
             json_object_put(o);
         }
+    }
+    if (!pc_ram && cells > 1) {
+        g_clear_pointer(&guest->ram_id, g_free);
+        guest->ram_size = 0;
+        guest->ram_node = -1;
     }
 }
 
@@ -206,7 +231,8 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
             json_object_put(o);
             continue;
         }
-        if (rw->slot_path && g_strcmp0(fp_json_str(o, "id"), "pc.ram") == 0) {
+        if (rw->slot_path &&
+            g_strcmp0(fp_json_str(o, "id"), rw->ram_id ? rw->ram_id : "pc.ram") == 0) {
             json_object *size;
             guint64 want = json_object_object_get_ex(o, "size", &size)
                                ? (guint64)json_object_get_int64(size)
@@ -215,13 +241,14 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
             if (want == rw->slot_size) {
                 n = to_slot_backend(o, rw->slot_path);
                 g_ptr_array_add(changes,
-                                g_strdup_printf("pc.ram: %s -> memory-backend-file on pool slot %s",
-                                                fp_json_str(o, "qom-type"), rw->slot_path));
+                                g_strdup_printf("%s: %s -> memory-backend-file on pool slot %s",
+                                                fp_json_str(o, "id"), fp_json_str(o, "qom-type"),
+                                                rw->slot_path));
             } else {
                 g_ptr_array_add(changes,
                                 g_strdup_printf("pool slot not used: its size %" G_GUINT64_FORMAT
-                                                " differs from pc.ram's %" G_GUINT64_FORMAT,
-                                                rw->slot_size, want));
+                                                " differs from %s's %" G_GUINT64_FORMAT,
+                                                rw->slot_size, fp_json_str(o, "id"), want));
             }
         }
         if (rw->caps && rw->caps->prealloc_threads && rw->prealloc_threads > 1 &&
@@ -231,8 +258,8 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
                 n = json_object_get(o);
             json_object_object_add(n, "prealloc-threads",
                                    json_object_new_int((int)rw->prealloc_threads));
-            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u", fp_json_str(o, "id"),
-                                                     rw->prealloc_threads));
+            g_ptr_array_add(changes, g_strdup_printf("%s: prealloc-threads=%u",
+                                                     fp_json_str(o, "id"), rw->prealloc_threads));
         }
         {
             json_object *cur = n ? n : o;

@@ -11,17 +11,21 @@ typedef struct {
 
 typedef struct {
     const FpQemuCaps *caps;
-    guint prealloc_threads;  /* threads to give a backend that preallocates; 0: leave */
-    const char *slot_path;   /* a clean, pre-zeroed pool slot for guest RAM, or NULL */
-    guint64 slot_size;       /* its size in bytes: used only when it equals the backend's */
-    GPtrArray *node_cpus;    /* [node] -> GArray of guint: CPUs a thread-context for a backend
-                              * bound to that node may use (NULL or empty: none) */
+    guint prealloc_threads; /* threads to give a backend that preallocates; 0: leave */
+    const char *slot_path;  /* a clean, pre-zeroed pool slot for guest RAM, or NULL */
+    const char *ram_id;     /* the backend the slot replaces (FpQemuGuest.ram_id); NULL: pc.ram */
+    guint64 slot_size;      /* its size in bytes: used only when it equals the backend's */
+    GPtrArray *node_cpus;   /* [node] -> GArray of guint: CPUs a thread-context for a backend
+                             * bound to that node may use (NULL or empty: none) */
 } FpQemuRewrite;
 
 typedef struct {
-    char *name;      /* from -name guest=NAME; NULL: not a guest start (a probe, -version...) */
-    char *uuid;      /* from -uuid */
-    guint64 ram_size; /* size of the guest RAM backend (id pc.ram), 0 when unknown */
+    char *name; /* from -name guest=NAME; NULL: not a guest start (a probe, -version...) */
+    char *uuid; /* from -uuid */
+    /* The backend holding all guest RAM: pc.ram, or ram-node0 for a guest with one NUMA cell
+     * (what Nova writes for hw:numa_nodes=1); NULL with several cells or none. */
+    char *ram_id;
+    guint64 ram_size; /* its size, 0 when unknown */
     int ram_node;     /* its single host-nodes entry, else -1 */
 } FpQemuGuest;
 
@@ -32,7 +36,7 @@ void fp_qemu_guest_clear(FpQemuGuest *guest);
 /* A new argv (NULL-terminated, g_strfreev) with the rewrite applied, and in *CHANGES one line
  * per change. NULL with *WHY set when the command line is not one it can safely change.
  * - `-boot` without menu= gets menu=off (SeaBIOS's menu wait); an explicit menu=on stays.
- * - pc.ram goes to the pool slot when its size matches.
+ * - the guest's RAM backend (ram_id) goes to the pool slot when its size matches.
  * - a preallocating backend gets prealloc-threads, and, bound to one node (host-nodes) with
  *   CPUs for it in node_cpus, a thread-context on those CPUs as its prealloc-context. */
 char **fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why);

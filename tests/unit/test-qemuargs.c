@@ -105,6 +105,24 @@ static const Case cases[] = {
      1,
      FALSE,
      0},
+    {"pool-slot-for-the-one-numa-cell",
+     {"qemu", "-name", "guest=vm1",
+      RAM("{\"qom-type\":\"memory-backend-file\",\"id\":\"ram-node0\",\"mem-path\":"
+          "\"/dev/hugepages/libvirt/qemu/1-vm1\",\"prealloc\":true,\"size\":1073741824,"
+          "\"host-nodes\":[0],\"policy\":\"bind\"}"),
+      NULL},
+     {.caps = &caps_no,
+      .prealloc_threads = 1,
+      .slot_path = "/dev/hugepages/fastpass/claim-x",
+      .slot_size = 1073741824,
+      .ram_id = "ram-node0"},
+     "{\"qom-type\":\"memory-backend-file\",\"id\":\"ram-node0\",\"size\":1073741824,"
+     "\"host-nodes\":[0],\"policy\":\"bind\",\"mem-path\":\"/dev/hugepages/fastpass/claim-x\","
+     "\"share\":true,\"prealloc\":true}",
+     "libvirt/qemu",
+     1,
+     FALSE,
+     0},
     {"dotted-backend-syntax-refused",
      {"qemu", "-name", "guest=vm1", "-object", "memory-backend-ram,id=pc.ram,size=1G", NULL},
      {.caps = &caps_yes, .prealloc_threads = 8, .slot_path = NULL, .slot_size = 0},
@@ -295,7 +313,32 @@ test_guest_read(void)
     g_assert_cmpstr(g.uuid, ==, "5a6b7c8d-1111-2222-3333-444455556666");
     g_assert_cmpuint(g.ram_size, ==, 268435456);
     g_assert_cmpint(g.ram_node, ==, 1);
+    g_assert_cmpstr(g.ram_id, ==, "pc.ram");
     fp_qemu_guest_clear(&g);
+
+    /* One guest NUMA cell (Nova's hw:numa_nodes=1): ram-node0 holds all RAM. Two: no one does. */
+    {
+        const char *one[] = {"qemu", "-name", "guest=n",
+                             RAM("{\"qom-type\":\"memory-backend-file\",\"id\":\"ram-node0\","
+                                 "\"size\":67108864,\"host-nodes\":[0]}"),
+                             NULL};
+        const char *two[] = {"qemu", "-name", "guest=n",
+                             RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node0\","
+                                 "\"size\":67108864}"),
+                             RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node1\","
+                                 "\"size\":67108864}"),
+                             NULL};
+
+        fp_qemu_guest_read((char **)one, &g);
+        g_assert_cmpstr(g.ram_id, ==, "ram-node0");
+        g_assert_cmpuint(g.ram_size, ==, 67108864);
+        g_assert_cmpint(g.ram_node, ==, 0);
+        fp_qemu_guest_clear(&g);
+        fp_qemu_guest_read((char **)two, &g);
+        g_assert_null(g.ram_id);
+        g_assert_cmpuint(g.ram_size, ==, 0);
+        fp_qemu_guest_clear(&g);
+    }
 }
 
 int
