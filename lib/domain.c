@@ -52,13 +52,14 @@ collect_hostdevs(FpDomain *dom, GError **error)
     xmlNode *devices = fp_xml_child(fp_domain_root(dom), "devices");
     guint ordinal = 0;
 
-    fp_xml_foreach_child(dev, devices, NULL) {
+    fp_xml_foreach_child(dev, devices, NULL)
+    {
         g_autofree char *mode = fp_xml_prop(dev, "mode");
         gboolean pci_hostdev = xmlStrEqual(dev->name, BAD_CAST "hostdev") &&
                                fp_xml_prop_is(dev, "type", "pci") &&
                                (!mode || strcmp(mode, "subsystem") == 0);
-        gboolean vf_interface = xmlStrEqual(dev->name, BAD_CAST "interface") &&
-                                fp_xml_prop_is(dev, "type", "hostdev");
+        gboolean vf_interface =
+            xmlStrEqual(dev->name, BAD_CAST "interface") && fp_xml_prop_is(dev, "type", "hostdev");
 
         if (!pci_hostdev && !vf_interface)
             continue;
@@ -72,10 +73,12 @@ collect_hostdevs(FpDomain *dom, GError **error)
 static gboolean
 collect_declared(FpDomain *dom, GError **error)
 {
-    fp_xml_foreach_child(group, fp_xml_child(fp_domain_root(dom), "metadata"), "prepare") {
+    fp_xml_foreach_child(group, fp_xml_child(fp_domain_root(dom), "metadata"), "prepare")
+    {
         if (!group->ns || !xmlStrEqual(group->ns->href, BAD_CAST FP_METADATA_NS))
             continue;
-        fp_xml_foreach_child(dev, group, "device") {
+        fp_xml_foreach_child(dev, group, "device")
+        {
             g_autofree char *text = fp_xml_prop(dev, "address");
             FpPciAddr addr;
 
@@ -203,4 +206,14 @@ fp_domain_memory_node(const FpDomain *dom)
     if (!nodeset || !g_ascii_string_to_unsigned(nodeset, 10, 0, 65535, &node, NULL))
         return -1;
     return (int)node;
+}
+
+guint
+fp_domain_numa_cells(const FpDomain *dom)
+{
+    xmlNode *numa = fp_xml_child(fp_xml_child(fp_domain_root(dom), "cpu"), "numa");
+    guint n = 0;
+
+    fp_xml_foreach_child(cell, numa, "cell") n++;
+    return n;
 }

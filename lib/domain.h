@@ -48,3 +48,5 @@ char *fp_domain_uuid(const FpDomain *dom);
 guint64 fp_domain_hugepage_kib(const FpDomain *dom);
 /* The single NUMA node <numatune><memory nodeset=...> names, else -1. */
 int fp_domain_memory_node(const FpDomain *dom);
+/* Guest NUMA cells (<cpu><numa><cell>): 0 without any. QEMU gets one RAM backend per cell. */
+guint fp_domain_numa_cells(const FpDomain *dom);

@@ -284,6 +284,12 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
         say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%s)", error ? error->message : "other page size");
         return FALSE;
     }
+    /* One slot holds one RAM backend; QEMU gets one per guest NUMA cell. Without a claim the
+     * hook reserves the hugepages QEMU will need instead. */
+    if (fp_domain_numa_cells(dom) > 1) {
+        say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%u guest NUMA cells)", fp_domain_numa_cells(dom));
+        return FALSE;
+    }
     /* A slot this domain still holds is stale (a start that died after its claim): it goes
      * to scrubbing like any returned one, and the domain gets a clean one. */
     if (!fp_pool_release(&o, uuid, &error)) {

@@ -1,4 +1,5 @@
 /* Hardened XML reading, the libvirt-style writer, and layout-keeping edits. */
+#include "domain.h"
 #include "error.h"
 #include "xml.h"
 
@@ -750,6 +751,33 @@ test_queries(void)
     g_assert_cmpuint(n, ==, 3);
 }
 
+/* Guest NUMA cells: the hook claims a pool slot only for a guest with at most one. */
+static void
+test_numa_cells(void)
+{
+    const struct {
+        const char *cpu;
+        guint want;
+    } cases[] = {
+        {"", 0},
+        {"<cpu><numa><cell id='0' cpus='0' memory='1048576'/></numa></cpu>", 1},
+        {"<cpu><numa><cell id='0' cpus='0' memory='524288'/><cell id='1' cpus='1' "
+         "memory='524288'/></numa></cpu>",
+         2},
+        {"<cpu mode='host-model'/>", 0},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='qemu'><name>n</name><memory>1048576</memory>%s</domain>", cases[i].cpu);
+        g_autoptr(FpDomain) dom = fp_domain_load_memory(xml, strlen(xml), "test", &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpuint(fp_domain_numa_cells(dom), ==, cases[i].want);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -788,6 +816,7 @@ main(int argc, char **argv)
     ADD_TABLE("/xml/path", path_cases, test_path);
     g_test_add_func("/xml/path/nested-under-indexed", test_path_nested);
     g_test_add_func("/xml/queries/child-next-prop-text", test_queries);
+    g_test_add_func("/xml/domain/numa-cells", test_numa_cells);
 #undef ADD_TABLE
     return g_test_run();
 }
