@@ -4,7 +4,9 @@ resets the machine (system_reset), then quits it. Writes "fp: exec", "fp: runnin
 "fp: system_reset", "fp: quit" into ftrace's trace_marker (when --marker FILE is given) so that
 a trace can be cut into those phases.
 
-usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] -- QEMU ARGS...
+usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] [--until FILE TEXT] -- QEMU ARGS...
+--until FILE TEXT: after QEMU runs, wait (within the timeout) until FILE holds TEXT (a guest's
+serial console saying "Linux version"), then write "fp: console".
 Prints one JSON line: {"init_ms": ..., "status": ...}. Exit 1 when QEMU exits early or does not
 run within the timeout (QEMU's stderr is passed through).
 """
@@ -22,6 +24,7 @@ def main():
     marker = None
     timeout = 120.0
     system_reset = False
+    until = None
     while args and args[0] != "--":
         if args[0] == "--marker":
             marker = args[1]
@@ -29,13 +32,17 @@ def main():
         elif args[0] == "--timeout":
             timeout = float(args[1])
             args = args[2:]
+        elif args[0] == "--until":
+            until = (args[1], args[2])
+            args = args[3:]
         elif args[0] == "--system-reset":
             system_reset = True
             args = args[1:]
         else:
             sys.exit("qemu-init.py: unknown option " + args[0])
     if not args or len(args) < 2:
-        sys.exit("usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] -- QEMU ARGS...")
+        sys.exit("usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] "
+                 "[--until FILE TEXT] -- QEMU ARGS...")
     qemu = args[1:]
     mark_fd = os.open(marker, os.O_WRONLY) if marker else None
 
@@ -70,6 +77,8 @@ def main():
             time.sleep(0.01)
     f = conn.makefile("rw")
 
+    resets = []
+
     def command(name):
         f.write(json.dumps({"execute": name}) + "\n")
         f.flush()
@@ -78,6 +87,8 @@ def main():
             if not line:
                 fail("QMP connection closed during %s" % name)
             msg = json.loads(line)
+            if msg.get("event") == "RESET":
+                resets.append(msg.get("data", {}).get("reason", "?"))
             if "return" in msg or "error" in msg:
                 return msg
 
@@ -93,6 +104,18 @@ def main():
         time.sleep(0.01)
     init_ms = (time.monotonic() - t0) * 1000
     mark("running")
+    if until:
+        while True:
+            try:
+                with open(until[0], errors="replace") as c:
+                    if until[1] in c.read():
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                fail("%s never held %r" % (until[0], until[1]))
+            time.sleep(0.05)
+        mark("console")
     if system_reset:
         time.sleep(1)
         mark("system_reset")
@@ -103,7 +126,10 @@ def main():
     mark("quit")
     command("quit")
     proc.wait(timeout=60)
-    print(json.dumps({"init_ms": round(init_ms, 1), "status": status}))
+    out = {"init_ms": round(init_ms, 1), "status": status}
+    if system_reset:
+        out["reset_events"] = resets
+    print(json.dumps(out))
 
 
 main()

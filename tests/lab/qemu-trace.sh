@@ -85,8 +85,13 @@ dma_counts() { # NAME: maps, unmaps, maps of an IOVA range mapped before, from e
 }
 count() { awk -v p="$2" '$1 == p' "$work/$1.resets" | wc -l; }
 distinct() { awk -v p="$2" '$1 == p {print $3}' "$work/$1.resets" | sort -u | wc -l; }
-overlap() { # NAME PHASE: every reset of the phase overlaps every other (latest start < earliest end)
-  awk -v p="$2" '$1 == p { if (s == "" || $4 > s) s = $4; if (e == "" || $5 < e) e = $5 }
-                 END { exit !(s != "" && s < e) }' "$work/$1.resets"
+overlap() { # NAME PHASE: the resets of the phase ran concurrently: from the first start to the
+  # last end took under 3/4 of their summed durations (one after another it takes at least all)
+  awk -v p="$2" '$1 == p { if (s == "" || $4 < s) s = $4; if (e == "" || $5 > e) e = $5; sum += $5 - $4 }
+                 END { exit !(s != "" && e - s < 0.75 * sum) }' "$work/$1.resets"
 }
-
+busy() { # NAME PHASE: seconds during which at least one reset of the phase was running
+  awk -v p="$2" '$1 == p { print $4, $5 }' "$work/$1.resets" | sort -n |
+    awk '{ if (NR == 1 || $1 > e) { t += e - s; s = $1; e = $2 } else if ($2 > e) e = $2 }
+         END { if (NR) t += e - s; printf "%.2f\n", t }'
+}
