@@ -8,6 +8,11 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifndef FP_FASTPASS_QEMU_DEFAULT
+#define FP_FASTPASS_QEMU_DEFAULT "/usr/local/libexec/fastpass/qemu-system-x86_64"
+#endif
 
 FpConfig *
 fp_config_new(void)
@@ -26,6 +31,7 @@ fp_config_new(void)
     c->tune_on_restore = TRUE;
     c->log_level = g_strdup("info");
     c->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
+    c->fastpass_qemu = g_strdup(FP_FASTPASS_QEMU_DEFAULT);
     c->pool_dir = g_strdup("/dev/hugepages/fastpass");
     c->use_pool = TRUE;
     c->qemu_user = g_strdup("libvirt-qemu");
@@ -44,6 +50,7 @@ fp_config_free(FpConfig *config)
     g_free(config->log_level);
     g_free(config->log_file);
     g_free(config->qemu_binary);
+    g_free(config->fastpass_qemu);
     g_free(config->pool_dir);
     g_free(config->qemu_user);
     g_free(config->apparmor_helper);
@@ -76,6 +83,7 @@ static const Key keys[] = {
     {"log_level", KEY_CHOICE, G_STRUCT_OFFSET(FpConfig, log_level), log_levels},
     {"log_file", KEY_PATH, G_STRUCT_OFFSET(FpConfig, log_file), NULL},
     {"qemu_binary", KEY_PATH, G_STRUCT_OFFSET(FpConfig, qemu_binary), NULL},
+    {"fastpass_qemu", KEY_PATH, G_STRUCT_OFFSET(FpConfig, fastpass_qemu), NULL},
     {"pool_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, pool_dir), NULL},
     {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
     {"qemu_user", KEY_NAME, G_STRUCT_OFFSET(FpConfig, qemu_user), NULL},
@@ -145,6 +153,16 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     return FALSE;
 }
 
+/* No qemu_binary configured: fastpass's QEMU where it is installed, else the default. */
+static void
+pick_qemu(FpConfig *config, gboolean qemu_binary_set)
+{
+    if (!qemu_binary_set && access(config->fastpass_qemu, X_OK) == 0) {
+        g_free(config->qemu_binary);
+        config->qemu_binary = g_strdup(config->fastpass_qemu);
+    }
+}
+
 gboolean
 fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **error)
 {
@@ -156,8 +174,10 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
     gboolean ok = TRUE;
 
     *exists = g_file_test(path, G_FILE_TEST_EXISTS);
-    if (!*exists)
+    if (!*exists) {
+        pick_qemu(config, FALSE);
         return TRUE;
+    }
     if (!(buf = fp_xml_read_file(path, &len, error)))
         return FALSE;
     tok = json_tokener_new();
@@ -187,6 +207,8 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
             break;
         }
     }
+    if (ok)
+        pick_qemu(fresh, json_object_object_get_ex(root, "qemu_binary", NULL));
     json_object_put(root);
     if (ok) {
         FpConfig tmp = *config;

@@ -22,7 +22,9 @@ typedef struct {
     gboolean tune_on_restore;
     char *log_level; /* "debug", "info", "warning" */
     char *log_file;  /* also append log lines here; NULL: journal or stderr only */
-    char *qemu_binary; /* the real QEMU the emulator wrapper runs */
+    char *qemu_binary;   /* the real QEMU the emulator wrapper runs; unless set, fastpass_qemu
+                          * when that is installed, else Debian's */
+    char *fastpass_qemu; /* where fastpass's QEMU (launcher/qemu/build-qemu) is installed */
     char *pool_dir;    /* pre-zeroed guest-memory slots, on hugetlbfs */
     gboolean use_pool; /* claim a slot at prepare begin and give QEMU its path */
     char *qemu_user;   /* the user QEMU runs as (qemu.conf's user): claimed slots become its */

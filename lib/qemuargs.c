@@ -195,6 +195,52 @@ to_arg(json_object *o)
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* A -device argument for vfio-pci, in either syntax. */
+static gboolean
+is_vfio_pci_device(const char *arg)
+{
+    json_object *o = parse_object(arg);
+    gboolean yes;
+
+    if (!o)
+        return g_str_has_prefix(arg, "vfio-pci,") || !strcmp(arg, "vfio-pci") ||
+               g_str_has_prefix(arg, "driver=vfio-pci,");
+    yes = g_strcmp0(fp_json_str(o, "driver"), "vfio-pci") == 0;
+    json_object_put(o);
+    return yes;
+}
+
+/* fastpass's QEMU: its vfio-pci fast-boot properties, for every device at once. */
+static void
+add_vfio_globals(char **argv, const FpQemuCaps *caps, GPtrArray *out, GPtrArray *changes)
+{
+    static const struct {
+        gsize offset;
+        const char *prop, *why;
+    } props[] = {
+        {G_STRUCT_OFFSET(FpQemuCaps, vfio_skip_first_reset), "x-skip-first-reset",
+         "no second reset of devices the kernel reset at open"},
+        {G_STRUCT_OFFSET(FpQemuCaps, vfio_parallel_open), "x-parallel-open",
+         "all devices opened, and reset by the kernel, at once"},
+        {G_STRUCT_OFFSET(FpQemuCaps, vfio_keep_dma_maps), "x-keep-dma-maps",
+         "RAM mapped at the same address stays mapped"},
+    };
+    gboolean vfio = FALSE;
+
+    for (int i = 1; argv[i] && argv[i + 1]; i++)
+        vfio |= !strcmp(argv[i], "-device") && is_vfio_pci_device(argv[i + 1]);
+    if (!vfio || !caps)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(props); i++) {
+        if (!G_STRUCT_MEMBER(gboolean, caps, props[i].offset))
+            continue;
+        g_ptr_array_add(out, g_strdup("-global"));
+        g_ptr_array_add(out, g_strdup_printf("vfio-pci.%s=on", props[i].prop));
+        g_ptr_array_add(changes,
+                        g_strdup_printf("vfio-pci: %s=on (%s)", props[i].prop, props[i].why));
+    }
+}
+
 char **
 fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why)
 {
@@ -291,6 +337,7 @@ fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char *
         json_object_put(n);
         json_object_put(o);
     }
+    add_vfio_globals(argv, rw->caps, out, changes);
     g_ptr_array_add(out, NULL);
     return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
 }

@@ -7,6 +7,10 @@
 typedef struct {
     gboolean prealloc_threads; /* memory backends take prealloc-threads (QEMU >= 5.0) */
     gboolean prealloc_context; /* ... and prealloc-context, with thread-context objects (>= 7.2) */
+    /* fastpass's QEMU (launcher/qemu/patches): vfio-pci's fast-boot properties */
+    gboolean vfio_skip_first_reset; /* no second reset of a device the kernel reset at open */
+    gboolean vfio_parallel_open;    /* all vfio-pci devices opened (and reset) at once */
+    gboolean vfio_keep_dma_maps;    /* no unmap and re-pin of RAM mapped at the same address */
 } FpQemuCaps;
 
 typedef struct {
@@ -38,5 +42,6 @@ void fp_qemu_guest_clear(FpQemuGuest *guest);
  * - `-boot` without menu= gets menu=off (SeaBIOS's menu wait); an explicit menu=on stays.
  * - the guest's RAM backend (ram_id) goes to the pool slot when its size matches.
  * - a preallocating backend gets prealloc-threads, and, bound to one node (host-nodes) with
- *   CPUs for it in node_cpus, a thread-context on those CPUs as its prealloc-context. */
+ *   CPUs for it in node_cpus, a thread-context on those CPUs as its prealloc-context.
+ * - with vfio-pci devices, each fast-boot property the binary has is turned on with -global. */
 char **fp_qemu_rewrite(char **argv, const FpQemuRewrite *rw, GPtrArray *changes, char **why);

@@ -22,13 +22,14 @@ stderr_to_stdout(gpointer data)
     dup2(STDOUT_FILENO, STDERR_FILENO);
 }
 
-/* The answer is two booleans and a key. */
+/* The answer is a few booleans and a key. */
 #define CACHE_MAX_BYTES 4096
 
+/* QEMU OPTION ARG (a help request), its stdout */
 static char *
-run_bounded(const char *qemu, guint timeout_ms, GError **error)
+run_bounded(const char *qemu, const char *option, const char *arg, guint timeout_ms, GError **error)
 {
-    const char *argv[] = {qemu, "-object", "memory-backend-ram,help", NULL};
+    const char *argv[] = {qemu, option, arg, NULL};
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     GPid pid;
     int in_fd, out_fd, status = 0;
@@ -74,7 +75,8 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
                    GError **error)
 {
     struct stat st;
-    g_autofree char *key = NULL, *digest = NULL, *cache = NULL, *text = NULL, *help = NULL;
+    g_autofree char *key = NULL, *digest = NULL, *cache = NULL, *text = NULL, *help = NULL,
+                    *vfio_help = NULL;
     gboolean root = geteuid() == 0;
     json_object *j;
     int dfd;
@@ -84,8 +86,8 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
                     qemu);
         return FALSE;
     }
-    /* v2: the answer also says whether backends take prealloc-context. */
-    key = g_strdup_printf("v2:%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
+    /* v3: the answer also says which fast-boot properties vfio-pci has. */
+    key = g_strdup_printf("v3:%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
     digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
     cache = g_strdup_printf("qemu-caps-%.16s.json", digest);
     /* Root reads and writes the cache only in a directory that is root's alone; QEMU's user
@@ -101,23 +103,44 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
             json_object_get_boolean(json_object_object_get(j, "prealloc_threads"));
         caps->prealloc_context =
             json_object_get_boolean(json_object_object_get(j, "prealloc_context"));
+        caps->vfio_skip_first_reset =
+            json_object_get_boolean(json_object_object_get(j, "vfio_skip_first_reset"));
+        caps->vfio_parallel_open =
+            json_object_get_boolean(json_object_object_get(j, "vfio_parallel_open"));
+        caps->vfio_keep_dma_maps =
+            json_object_get_boolean(json_object_object_get(j, "vfio_keep_dma_maps"));
         json_object_put(j);
         if (hit) {
             close(dfd);
             return TRUE;
         }
     }
-    if (!(help = run_bounded(qemu, timeout_ms, error))) {
+    if (!(help = run_bounded(qemu, "-object", "memory-backend-ram,help", timeout_ms, error))) {
         if (dfd >= 0)
             close(dfd);
         return FALSE;
     }
     caps->prealloc_threads = strstr(help, "prealloc-threads=") != NULL;
     caps->prealloc_context = strstr(help, "prealloc-context=") != NULL;
+    /* A QEMU built without vfio-pci answers with an error and an empty stdout: no properties. */
+    if (!(vfio_help = run_bounded(qemu, "-device", "vfio-pci,help", timeout_ms, error))) {
+        if (dfd >= 0)
+            close(dfd);
+        return FALSE;
+    }
+    caps->vfio_skip_first_reset = strstr(vfio_help, "x-skip-first-reset=") != NULL;
+    caps->vfio_parallel_open = strstr(vfio_help, "x-parallel-open=") != NULL;
+    caps->vfio_keep_dma_maps = strstr(vfio_help, "x-keep-dma-maps=") != NULL;
     j = json_object_new_object();
     json_object_object_add(j, "binary", json_object_new_string(key));
     json_object_object_add(j, "prealloc_threads", json_object_new_boolean(caps->prealloc_threads));
     json_object_object_add(j, "prealloc_context", json_object_new_boolean(caps->prealloc_context));
+    json_object_object_add(j, "vfio_skip_first_reset",
+                           json_object_new_boolean(caps->vfio_skip_first_reset));
+    json_object_object_add(j, "vfio_parallel_open",
+                           json_object_new_boolean(caps->vfio_parallel_open));
+    json_object_object_add(j, "vfio_keep_dma_maps",
+                           json_object_new_boolean(caps->vfio_keep_dma_maps));
     /* Written by root only (the hook, at prepare begin): QEMU's user reads it, never writes it.
      * A cache that cannot be written only costs the next start another probe. */
     if (root && dfd >= 0)

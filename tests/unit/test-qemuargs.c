@@ -5,6 +5,12 @@
 
 static const FpQemuCaps caps_yes = {.prealloc_threads = TRUE, .prealloc_context = TRUE};
 static const FpQemuCaps caps_no = {.prealloc_threads = FALSE, .prealloc_context = FALSE};
+/* fastpass's QEMU: vfio-pci's fast-boot properties */
+static const FpQemuCaps caps_fastpass = {
+    .vfio_skip_first_reset = TRUE, .vfio_parallel_open = TRUE, .vfio_keep_dma_maps = TRUE};
+static const FpQemuCaps caps_fastpass_reset_only = {.vfio_skip_first_reset = TRUE};
+
+#define VFIO_JSON "{\"driver\":\"vfio-pci\",\"host\":\"0000:01:00.0\",\"id\":\"hostdev0\"}"
 
 #define RAM(json) "-object", json
 
@@ -241,6 +247,39 @@ static const Case cases[] = {
      {.caps = &caps_no, .prealloc_threads = 1},
      NULL,
      "thread-context",
+     0,
+     FALSE,
+     0},
+    {"vfio-fast-boot-properties-on-for-fastpass-qemu",
+     {"qemu", "-name", "guest=vm1", "-device", VFIO_JSON, NULL},
+     {.caps = &caps_fastpass},
+     "vfio-pci.x-parallel-open=on",
+     NULL,
+     3,
+     FALSE,
+     6},
+    {"vfio-only-the-properties-the-binary-has",
+     {"qemu", "-name", "guest=vm1", "-device", "vfio-pci,host=0000:01:00.0,id=hostdev0", NULL},
+     {.caps = &caps_fastpass_reset_only},
+     "vfio-pci.x-skip-first-reset=on",
+     "x-parallel-open",
+     1,
+     FALSE,
+     2},
+    {"vfio-stock-qemu-gets-nothing",
+     {"qemu", "-name", "guest=vm1", "-device", VFIO_JSON, NULL},
+     {.caps = &caps_yes},
+     VFIO_JSON,
+     "vfio-pci.",
+     0,
+     FALSE,
+     0},
+    {"vfio-properties-only-with-vfio-devices",
+     {"qemu", "-name", "guest=vm1", "-device",
+      "{\"driver\":\"e1000e\",\"id\":\"net0\",\"vfio-pci\":1}", NULL},
+     {.caps = &caps_fastpass},
+     NULL,
+     "vfio-pci.",
      0,
      FALSE,
      0},
