@@ -45,9 +45,9 @@ virsh create "$work/pkg.xml" > "$work/create.out" 2>&1; rc=$?
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/create.out"
 pid=$(pgrep -f 'guest=lab-pkg' | head -1)
 check "$dev prepared by the hook: on vfio-pci" [ "$(drv $dev)" = vfio-pci ]
-tr '\0' ' ' < /proc/${pid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/slot-0001\.[^ ]*\.claimed\.$uuid"; verdict "QEMU's RAM is the pool slot claimed for the domain"
+tr '\0' ' ' < /proc/${pid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/claim-$uuid"; verdict "QEMU's RAM is the pool slot claimed for the domain"
 [ "$(ps -o user= -p "${pid:-0}")" = libvirt-qemu ]; verdict "QEMU runs as libvirt-qemu"
-grep -q "/dev/hugepages/fastpass/slot-0001\..*\.claimed\.$uuid" /proc/${pid:-0}/maps; verdict "QEMU (as libvirt-qemu) maps the slot"
+grep -q "/dev/hugepages/fastpass/claim-$uuid" /proc/${pid:-0}/maps; verdict "QEMU (as libvirt-qemu) maps the slot"
 state "running"
 
 virsh destroy lab-pkg > /dev/null 2>&1
@@ -75,7 +75,7 @@ if [ -n "$nova" ]; then
   [ $rc -eq 0 ] || sed 's/^/     /' "$work/nova.out"
   npid=$(pgrep -f 'guest=instance-00000001' | head -1)
   check "$nova on vfio-pci while it runs" [ "$(drv $nova)" = vfio-pci ]
-  tr '\0' ' ' < /proc/${npid:-0}/cmdline | grep -q "claimed\.$nuuid"; verdict "its RAM is a pool slot (the wrapper ran in QEMU's place)"
+  tr '\0' ' ' < /proc/${npid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/claim-$nuuid"; verdict "its RAM is a pool slot (the wrapper ran in QEMU's place)"
   state "Nova-shaped domain, running"
   virsh destroy instance-00000001 > /dev/null 2>&1
   [ "$(drv $nova)" = e1000e ] && [ ! -e /run/fastpass/devices/$nova.json ]; verdict "destroy: the managed device is back on e1000e, no claim"
