@@ -9,25 +9,16 @@ virsh() { command virsh -q -c qemu:///system "$@"; }
 read -r -a devs <<< "${LAB_DEVICES:-}"
 read -r -a bridged <<< "${LAB_BRIDGED_DEVICES:-}"
 
-# libvirt as the test needs it. "shipped": Debian's qemu.conf as it comes but for mount
-# namespaces, which libvirt cannot set up in this guest: its private /dev stays empty but for
-# hugepages, pts and shm (no /dev/null, no /dev/vfio/N; seen with Debian's own QEMU, no fastpass
-# involved), so no VFIO domain can start with them. QEMU then runs as libvirt-qemu under
-# seccomp, with dynamic ownership, as on a production host. Otherwise (the older tests) QEMU
-# also runs as root. /etc is the guest's writable overlay, so none of this touches the host.
+# libvirt as Debian ships it: qemu.conf untouched (QEMU as libvirt-qemu in its own mount
+# namespace with a private /dev, under seccomp, dynamic ownership; AppArmor where the kernel has
+# it and its profiles are loaded). A test that needs to look inside QEMU's /dev does it through
+# /proc/PID/root. Only the hooks are reset: the guest sees the host's /etc through its overlay,
+# and hooks a test on the host installed at the same time must not run in here. /etc is the
+# guest's writable overlay, so nothing here touches the host.
 lab_libvirt_config() {
-  # The guest sees the host's /etc through its overlay: hooks a test on the host installed at
-  # the same time must not run in here.
   rm -rf /etc/libvirt/hooks/qemu.d /etc/libvirt/hooks/qemu
-  if [ "${1:-}" = shipped ]; then
-    echo 'namespaces = []' >> /etc/libvirt/qemu.conf
-    return 0
-  fi
-  cat >> /etc/libvirt/qemu.conf <<'CONF'
-namespaces = []
-user = "root"
-group = "root"
-CONF
+  grep -Ev '^\s*(#|$)' /etc/libvirt/qemu.conf | sed 's/^/     qemu.conf: /'
+  return 0
 }
 
 lab_install_hook() { # HOOK CONFIG-JSON

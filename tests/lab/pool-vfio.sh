@@ -7,14 +7,14 @@
 set -u
 fp=$(realpath "$1"); hook=$(realpath "$2"); wrapper=$(realpath "$3")
 . "$(dirname "$0")/libvirt-lib.sh"
-work=/tmp/fastpass-lab-pool; mkdir -p "$work"; log=$work/hook.log
+work=/tmp/fastpass-lab-pool; mkdir -p "$work"; chmod 755 "$work"; log=$work/hook.log
 pool=/dev/hugepages/fastpass
 uuid=3c1f7a2e-9d4b-4e8a-b6c5-0a1b2c3d4e5f
 dev=${devs[0]}
 
 lab_libvirt_config
 echo 64 > /proc/sys/vm/nr_hugepages
-printf '{"run_dir": "%s/run", "log_file": "%s", "release_mode": "restore", "qemu_user": "root", "pool_dir": "%s", "device_timeout_ms": 60000, "hook_deadline_ms": 120000}\n' \
+printf '{"run_dir": "%s/run", "log_file": "%s", "release_mode": "restore", "pool_dir": "%s", "device_timeout_ms": 60000, "hook_deadline_ms": 120000}\n' \
   "$work" "$log" "$pool" > "$work/fastpass.json"
 lab_install_hook "$hook" "$work/fastpass.json"
 config_script "$work/fastpass.json" "$wrapper" "$work/qemu"

@@ -2,8 +2,9 @@
 # Runs inside the lab guest (tests/lab/lab-run): tenants kept apart. Under Debian's qemu.conf as
 # shipped (QEMU as libvirt-qemu, mount namespaces on), two domains A and B with their guest RAM
 # in pool slots: as libvirt-qemu (setpriv), which slots open, and after `virsh destroy` of A its
-# slot refuses libvirt-qemu before any scrub. Then a domain C with a real VFIO <hostdev>: after
-# destroy the device stays warm on vfio-pci and its /dev/vfio/N refuses libvirt-qemu.
+# slot refuses libvirt-qemu before any scrub. Then a domain C with a real VFIO <hostdev>: its
+# /dev/vfio/N is QEMU's only inside QEMU's own /dev; after destroy the device stays warm on
+# vfio-pci and its /dev/vfio/N refuses libvirt-qemu.
 # usage: tenants.sh FASTPASS FASTPASS-HOOK FASTPASS-QEMU
 set -u
 fp=$(realpath "$1"); hook=$(realpath "$2"); wrapper=$(realpath "$3")
@@ -78,22 +79,20 @@ virsh destroy lab-b > /dev/null 2>&1
 "$fp" pool scrub --dir "$pool" > "$work/scrub.out" 2>&1; rc=$?
 check "pool scrub: exit 0 ($(cat "$work/scrub.out"))" [ $rc -eq 0 ]
 
-# --- part 2: a warm VFIO device. The lab's root is an overlay over 9p, where libvirt cannot
-# build QEMU's private /dev for a VFIO device: no namespaces here, QEMU still libvirt-qemu, so
-# libvirt labels the host's /dev/vfio/N itself. ---------------------------------------------------
-echo 'namespaces = []' >> /etc/libvirt/qemu.conf
-libvirtd_restart > /dev/null 2>&1 || { echo "libvirtd did not restart"; exit 1; }
+# --- part 2: a warm VFIO device, still under Debian's qemu.conf: libvirt gives QEMU its own
+# /dev (mount namespace) and labels /dev/vfio/N there; the host's node stays root's. -------------
 lab_domain lab-c "<uuid>$uC</uuid>$hp" "$work/qemu" "${devs[0]}" > "$work/c.xml"
 virsh create "$work/c.xml" > "$work/create-c.out" 2>&1; rc=$?
-check "virsh create lab-c (VFIO hostdev, pool slot, QEMU as libvirt-qemu): exit 0" [ $rc -eq 0 ]
+check "virsh create lab-c (VFIO hostdev, pool slot, QEMU as libvirt-qemu in its namespace): exit 0" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/create-c.out"
 gC=$(group "${devs[0]}")
-echo "     /dev/vfio/$gC while C runs: $(mode_of /dev/vfio/$gC)"
-# DAC lets libvirt-qemu in while C runs; the kernel's one-opener-per-group rule then says busy.
-err=$(as_qemu sh -c ": < /dev/vfio/$gC" 2>&1); rc=$?
-echo "     as libvirt-qemu: open /dev/vfio/$gC while C runs: ${err:-opened}"
-check "libvirt-qemu while C runs: /dev/vfio/$gC is QEMU's, the open passes DAC and finds the group busy" \
-  bash -c "[ $rc -ne 0 ] && [ '$(stat -c %U /dev/vfio/$gC)' = libvirt-qemu ] && grep -q 'busy' <<< '$err'"
+qpid=$(cat /run/libvirt/qemu/lab-c.pid 2>/dev/null)
+inside=$(stat -c '%a %U:%G' "/proc/$qpid/root/dev/vfio/$gC" 2>&1)
+echo "     /dev/vfio/$gC while C runs: host's $(mode_of /dev/vfio/$gC); in QEMU's /dev: $inside"
+check "while C runs: /dev/vfio/$gC in QEMU's own /dev is libvirt-qemu's ($inside)" \
+  bash -c "[ '${inside#* }' = libvirt-qemu:libvirt-qemu ] || [ '${inside#* }' = libvirt-qemu:kvm ]"
+check "while C runs: the host's /dev/vfio/$gC stays root's, 600" [ "$(mode_of /dev/vfio/$gC)" = "600 root:root" ]
+try refused "open the host's /dev/vfio/$gC while C runs" sh -c ": < /dev/vfio/$gC"
 virsh destroy lab-c > /dev/null 2>&1; rc=$?
 check "virsh destroy lab-c: exit 0" [ $rc -eq 0 ]
 check "C's device stays warm on vfio-pci" [ "$(drv "${devs[0]}")" = vfio-pci ]
