@@ -18,8 +18,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-static void G_GNUC_PRINTF(3, 4)
-say(FpHookCtx *ctx, GLogLevelFlags level, const char *fmt, ...)
+static void G_GNUC_PRINTF(3, 4) say(FpHookCtx *ctx, GLogLevelFlags level, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *msg = NULL;
@@ -66,7 +65,8 @@ log_report(FpHookCtx *ctx, const FpPrepReport *report)
         json_object *steps = json_object_object_get(d, "steps");
         GString *line = g_string_new(NULL);
 
-        g_string_append_printf(line, "%s %s: %s", report->action, json_object_get_string(json_object_object_get(d, "bdf")),
+        g_string_append_printf(line, "%s %s: %s", report->action,
+                               json_object_get_string(json_object_object_get(d, "bdf")),
                                json_object_get_string(json_object_object_get(d, "status")));
         for (size_t s = 0; s < json_object_array_length(steps); s++) {
             json_object *st = json_object_array_get_idx(steps, s);
@@ -74,11 +74,13 @@ log_report(FpHookCtx *ctx, const FpPrepReport *report)
             double ms = json_object_get_double(json_object_object_get(st, "ms"));
 
             /* Start and end from the hook's start, so overlapping resets show as overlapping. */
-            g_string_append_printf(line, ", %s +%.0f..+%.0f ms", json_object_get_string(json_object_object_get(st, "step")),
+            g_string_append_printf(line, ", %s +%.0f..+%.0f ms",
+                                   json_object_get_string(json_object_object_get(st, "step")),
                                    start, start + ms);
         }
         if (json_object_get_string(json_object_object_get(d, "error")))
-            g_string_append_printf(line, " (%s)", json_object_get_string(json_object_object_get(d, "error")));
+            g_string_append_printf(line, " (%s)",
+                                   json_object_get_string(json_object_object_get(d, "error")));
         say(ctx, report->ok ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING, "%s", line->str);
         g_string_free(line, TRUE);
     }
@@ -147,20 +149,24 @@ reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
     if (!page || !ctx->config->reserve_hugepages || !ctx->config_ok)
         return;
     if (!fp_domain_memory_kib(dom, &mem, NULL) || mem % page) {
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: guest memory is not a whole number of %" G_GUINT64_FORMAT
-            " KiB pages; not reserving", page);
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "hugepages: guest memory is not a whole number of %" G_GUINT64_FORMAT
+            " KiB pages; not reserving",
+            page);
         return;
     }
-    if (!fp_hugepages_reserve(ctx->config->sysfs_root, ctx->config->proc_root, node, page, mem / page,
-                              ctx->config->compact_memory, left_ms(ctx), &added, &error)) {
+    if (!fp_hugepages_reserve(ctx->config->sysfs_root, ctx->config->proc_root, node, page,
+                              mem / page, ctx->config->compact_memory, left_ms(ctx), &added,
+                              &error)) {
         /* Optional: libvirt may still find the pages elsewhere, or report the shortage itself. */
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s", error->message);
         return;
     }
     if (!added)
         return;
-    say(ctx, G_LOG_LEVEL_INFO, "hugepages: added %" G_GUINT64_FORMAT " pages of %" G_GUINT64_FORMAT " KiB on %s%d",
-        added, page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
+    say(ctx, G_LOG_LEVEL_INFO,
+        "hugepages: added %" G_GUINT64_FORMAT " pages of %" G_GUINT64_FORMAT " KiB on %s%d", added,
+        page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
     record = hugepage_record_name(dom);
     if ((dfd = hugepage_record_dir(ctx, &where, &error)) < 0) {
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
@@ -173,7 +179,8 @@ reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
     json_object_object_add(j, "added", json_object_new_int64((gint64)added));
     if (!fp_safedir_write(dfd, where, record, json_object_to_json_string(j),
                           strlen(json_object_to_json_string(j)), 0600, &error))
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s", error->message);
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
+            error->message);
     json_object_put(j);
     close(dfd);
 }
@@ -278,16 +285,19 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
     uid_t uid;
     gid_t gid;
 
-    if (!ctx->config_ok || !ctx->config->use_pool || !page || !uuid || !fp_domain_memory_kib(dom, &kib, NULL))
+    if (!ctx->config_ok || !ctx->config->use_pool || !page || !uuid ||
+        !fp_domain_memory_kib(dom, &kib, NULL))
         return FALSE;
     if (!fp_pool_page_kib(&o, &pool_page, &error) || pool_page != page) {
-        say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%s)", error ? error->message : "other page size");
+        say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%s)",
+            error ? error->message : "other page size");
         return FALSE;
     }
     /* One slot holds one RAM backend; QEMU gets one per guest NUMA cell. Without a claim the
      * hook reserves the hugepages QEMU will need instead. */
     if (fp_domain_numa_cells(dom) > 1) {
-        say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%u guest NUMA cells)", fp_domain_numa_cells(dom));
+        say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%u guest NUMA cells)",
+            fp_domain_numa_cells(dom));
         return FALSE;
     }
     /* A slot this domain still holds is stale (a start that died after its claim): it goes
@@ -350,7 +360,8 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
             g_set_error(error, FP_ERROR, FP_ERROR_REFUSED, "%s", fp_prep_report_error(report));
             ok = FALSE;
         } else {
-            say(ctx, G_LOG_LEVEL_INFO, "prepared %u devices in %.0f ms", all->len, report->total_us / 1000.0);
+            say(ctx, G_LOG_LEVEL_INFO, "prepared %u devices in %.0f ms", all->len,
+                report->total_us / 1000.0);
         }
     }
     /* A claimed slot already holds every page the guest needs. */
@@ -361,23 +372,40 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     return ok;
 }
 
+/* libvirt's per-domain AppArmor profile names only what libvirt gave the domain: the files
+ * fastpass gave this domain's QEMU (its pool slot, the wrapper's timeline file) go into that
+ * profile alone, never into a rule that every domain shares. */
 void
 fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
 {
     FpPoolOptions o = pool_options(ctx);
-    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *slot = NULL;
-    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = fp_domain_uuid(dom), *name = fp_domain_name(dom), *label = NULL;
+    g_autofree char *slot = NULL, *timeline = NULL;
+    struct granted {
+        const char *path, *what, *otherwise;
+    } files[2];
+    guint n = 0;
 
-    if (!ctx->config_ok || !ctx->config->use_pool || !uuid ||
-        !(label = fp_apparmor_domain_label(fp_domain_root(dom))) ||
-        !(slot = fp_pool_claimed_path(&o, uuid, 0)))
+    if (!ctx->config_ok || !uuid || !(label = fp_apparmor_domain_label(fp_domain_root(dom))))
         return;
-    if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, slot, FALSE,
-                          MIN(10000, left_ms(ctx)), NULL, &error))
-        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, slot);
-    else
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "pool: %s; the wrapper will let QEMU allocate guest memory itself", error->message);
+    if (ctx->config->use_pool && (slot = fp_pool_claimed_path(&o, uuid, 0)))
+        files[n++] = (struct granted){slot, "pool",
+                                      "the wrapper will let QEMU allocate guest memory itself"};
+    timeline = fp_timeline_path(ctx->config->run_dir, uuid, name, "qemu");
+    if (access(timeline, F_OK) == 0)
+        files[n++] = (struct granted){timeline, "timeline",
+                                      "the wrapper's exec will be missing from the timeline"};
+    for (guint i = 0; i < n; i++) {
+        g_autoptr(GError) error = NULL;
+
+        if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, files[i].path, FALSE,
+                              MIN(10000, left_ms(ctx)), NULL, &error))
+            say(ctx, G_LOG_LEVEL_INFO, "%s: %s may open %s (AppArmor, its own profile)",
+                files[i].what, label, files[i].path);
+        else
+            say(ctx, G_LOG_LEVEL_WARNING, "%s: %s; %s", files[i].what, error->message,
+                files[i].otherwise);
+    }
 }
 
 gboolean
@@ -411,7 +439,8 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
     }
     return_hugepages(ctx, dom);
     {
-        /* Hands the slot back for scrubbing and returns at once: `fastpass pool serve` zeroes it. */
+        /* Hands the slot back for scrubbing and returns at once: `fastpass pool serve` zeroes it.
+         */
         FpPoolOptions o = pool_options(ctx);
         g_autofree char *uuid = fp_domain_uuid(dom);
         g_autoptr(GError) perr = NULL;
@@ -436,14 +465,16 @@ fp_hook_rewrite_xml(FpHookCtx *ctx, const char *xml, gsize len, gsize *out_len)
         .disabled = (1u << fp_tune_rule_index("memballoon")) | (1u << fp_tune_rule_index("rom")),
     };
 
-    if (ctx->config_ok && ctx->config->tune_on_restore && (dom = fp_domain_load_memory(xml, len, "domain", &error))) {
+    if (ctx->config_ok && ctx->config->tune_on_restore &&
+        (dom = fp_domain_load_memory(xml, len, "domain", &error))) {
         host = fp_host_new(ctx->config->sysfs_root);
         fp_host_load_sysfs(host);
         res = fp_tune_run(dom, host, &opts, TRUE, &error);
     }
     if (res) {
         for (guint i = 0; i < res->warnings->len; i++)
-            say(ctx, G_LOG_LEVEL_INFO, "tune: %s", (const char *)g_ptr_array_index(res->warnings, i));
+            say(ctx, G_LOG_LEVEL_INFO, "tune: %s",
+                (const char *)g_ptr_array_index(res->warnings, i));
         say(ctx, G_LOG_LEVEL_INFO, "tune: %u changes", res->findings->len);
         return fp_domain_format(dom, out_len);
     }

@@ -21,11 +21,14 @@ dpkg-deb -c "$deb" | awk '{print $6 ($7 ? " " $7 " " $8 : "")}' | sed 's|^\./|/|
 echo "  files:"; sed 's/^/    /' "$work/files" | grep -v '/$'
 for f in /usr/bin/fastpass /usr/bin/fastpass-qemu /usr/sbin/fastpass-wrap-qemu \
          /usr/libexec/fastpass/fastpass-hook /usr/libexec/fastpass/fastpass-hook-run.so \
-         /etc/fastpass/fastpass.json /lib/systemd/system/fastpass-pool.service; do
+         /etc/fastpass/fastpass.json /lib/systemd/system/fastpass-pool.service \
+         /etc/apparmor.d/abstractions/fastpass-qemu; do
   check "ships $f" grep -qx "$f" "$work/files"
 done
-check "the hook is libvirt's: qemu.d/fastpass -> the installed hook" \
-  grep -qx "/etc/libvirt/hooks/qemu.d/fastpass -> /usr/libexec/fastpass/fastpass-hook" "$work/files"
+# A hook file dpkg shipped in /etc would be a conffile that dpkg -r leaves behind without its
+# module: the postinst copies it, prerm and postrm remove it.
+check "no hook file shipped in libvirt's hook directory (the maintainer scripts copy it)" \
+  bash -c "! grep -q '^/etc/libvirt/hooks/qemu.d/fastpass' '$work/files'"
 check "nothing under /usr/local, /tmp or a build path" bash -c "! grep -Eq '^/(usr/local|tmp|build)' '$work/files'"
 check "the configuration is a conffile" bash -c "dpkg-deb -I '$deb' conffiles | grep -qx /etc/fastpass/fastpass.json"
 mkdir -p "$work/x"; dpkg-deb -x "$deb" "$work/x"; dpkg-deb -e "$deb" "$work/x/DEBIAN"
@@ -36,6 +39,9 @@ check "the shipped configuration is the documented defaults (the packaged CLI re
 scripts=$(cat "$work"/x/DEBIAN/{postinst,prerm,postrm} 2>/dev/null | grep -v '^[[:space:]]*\(#\|echo \)')
 ! echo "$scripts" | grep -v 'systemctl --system daemon-reload' | grep -Eq 'systemctl|invoke-rc.d|deb-systemd-invoke|service '; verdict "no maintainer script starts, stops or restarts a daemon (libvirtd is the operator's)"
 grep -q 'systemctl restart libvirtd' "$work/x/DEBIAN/postinst"; verdict "postinst says what to restart"
+grep -q 'install -m 0755 "$binary" "$hook.dpkg-new"' "$work/x/DEBIAN/postinst" &&
+  grep -q 'rm -f "$hook"' "$work/x/DEBIAN/prerm" && grep -q 'rm -f "$hook"' "$work/x/DEBIAN/postrm"
+verdict "postinst copies the hook into libvirt's hook directory, prerm and postrm remove it"
 # dh_installsystemd keeps an operator's own enabling across upgrades; the package enables nothing.
 ! echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q . || echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q 'was-enabled'; verdict "the pool's unit is enabled only where the operator had enabled it"
 
