@@ -94,7 +94,8 @@ main(int argc, char **argv)
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *why = NULL, *slot = NULL, *qemu = NULL;
+    g_autofree char *why = NULL, *slot = NULL;
+    char *qemu;
     FpQemuGuest guest;
     FpQemuCaps caps = {0};
     FpQemuRewrite rw = {.caps = &caps};
@@ -106,7 +107,7 @@ main(int argc, char **argv)
         why = g_strdup_printf("configuration: %s", error->message);
         g_clear_error(&error);
     }
-    qemu = fp_config_real_qemu(config);
+    qemu = config->qemu_binary;
     if (is_self(qemu)) {
         fprintf(stderr,
                 "fastpass-qemu: qemu_binary %s is this wrapper itself; set it to the real QEMU\n",

@@ -153,13 +153,23 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     return FALSE;
 }
 
-/* No qemu_binary configured: fastpass's QEMU where it is installed, else the default. */
+/* Which QEMU the wrapper runs and the hook probes, decided here alone: qemu_binary when the file
+ * sets it (SET), else fastpass's QEMU where it is installed, else Debian's. Where
+ * fastpass-wrap-qemu diverted that binary (dpkg-divert to QEMU.distrib) the wrapper holds its
+ * name, so the diverted one runs. */
 static void
-pick_qemu(FpConfig *config, gboolean qemu_binary_set)
+resolve_qemu(FpConfig *config, gboolean set)
 {
-    if (!qemu_binary_set && access(config->fastpass_qemu, X_OK) == 0) {
+    g_autofree char *diverted = NULL;
+
+    if (!set && access(config->fastpass_qemu, X_OK) == 0) {
         g_free(config->qemu_binary);
         config->qemu_binary = g_strdup(config->fastpass_qemu);
+    }
+    diverted = g_strconcat(config->qemu_binary, ".distrib", NULL);
+    if (g_file_test(diverted, G_FILE_TEST_IS_REGULAR | G_FILE_TEST_IS_EXECUTABLE)) {
+        g_free(config->qemu_binary);
+        config->qemu_binary = g_steal_pointer(&diverted);
     }
 }
 
@@ -175,7 +185,7 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
 
     *exists = g_file_test(path, G_FILE_TEST_EXISTS);
     if (!*exists) {
-        pick_qemu(config, FALSE);
+        resolve_qemu(config, FALSE);
         return TRUE;
     }
     if (!(buf = fp_xml_read_file(path, &len, error)))
@@ -208,24 +218,18 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
         }
     }
     if (ok)
-        pick_qemu(fresh, json_object_object_get_ex(root, "qemu_binary", NULL));
+        resolve_qemu(fresh, json_object_object_get_ex(root, "qemu_binary", NULL));
     json_object_put(root);
     if (ok) {
         FpConfig tmp = *config;
         *config = *fresh;
         *fresh = tmp;
+    } else {
+        /* A bad file names no QEMU to trust: the one CONFIG holds, but never the wrapper that
+         * took a diverted QEMU's place. */
+        resolve_qemu(config, TRUE);
     }
     return ok;
-}
-
-char *
-fp_config_real_qemu(const FpConfig *config)
-{
-    g_autofree char *diverted = g_strconcat(config->qemu_binary, ".distrib", NULL);
-
-    if (g_file_test(diverted, G_FILE_TEST_IS_REGULAR | G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer(&diverted);
-    return g_strdup(config->qemu_binary);
 }
 
 const char *const *

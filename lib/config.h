@@ -20,26 +20,25 @@ typedef struct {
     gboolean reserve_hugepages;
     gboolean compact_memory;
     gboolean tune_on_restore;
-    char *log_level; /* "debug", "info", "warning" */
-    char *log_file;  /* also append log lines here; NULL: journal or stderr only */
-    char *qemu_binary;   /* the real QEMU the emulator wrapper runs; unless set, fastpass_qemu
-                          * when that is installed, else Debian's */
+    char *log_level;     /* "debug", "info", "warning" */
+    char *log_file;      /* also append log lines here; NULL: journal or stderr only */
+    char *qemu_binary;   /* the real QEMU the emulator wrapper runs, once loaded: as set, else
+                          * fastpass_qemu when that is installed, else Debian's; QEMU.distrib
+                          * where fastpass-wrap-qemu diverted QEMU */
     char *fastpass_qemu; /* where fastpass's QEMU (launcher/qemu/build-qemu) is installed */
-    char *pool_dir;    /* pre-zeroed guest-memory slots, on hugetlbfs */
-    gboolean use_pool; /* claim a slot at prepare begin and give QEMU its path */
-    char *qemu_user;   /* the user QEMU runs as (qemu.conf's user): claimed slots become its */
+    char *pool_dir;      /* pre-zeroed guest-memory slots, on hugetlbfs */
+    gboolean use_pool;   /* claim a slot at prepare begin and give QEMU its path */
+    char *qemu_user;     /* the user QEMU runs as (qemu.conf's user): claimed slots become its */
     char *
         apparmor_helper; /* libvirt's virt-aa-helper: adds a claimed slot to its domain's profile */
 } FpConfig;
 
 /* The built-in defaults. */
 FpConfig *fp_config_new(void);
-/* Reads PATH over the defaults. A missing file is not an error (*EXISTS = FALSE); a bad key
- * or value is, named in the message, and leaves CONFIG at its defaults. */
+/* Reads PATH over the defaults and decides which QEMU runs (qemu_binary). A missing file is
+ * not an error (*EXISTS = FALSE); a bad key or value is, named in the message, and leaves
+ * CONFIG as it was but for qemu_binary following a diversion. */
 gboolean fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **error);
-/* The QEMU binary to run: qemu_binary, or qemu_binary.distrib where fastpass-wrap-qemu diverted
- * the distribution's QEMU there and put the wrapper in its place. */
-char *fp_config_real_qemu(const FpConfig *config);
 /* The value of key NAME as text (a path, a number, true/false, a choice; "" for an unset
  * path), or NULL when there is no such key; fp_config_key_names() lists them in file order. */
 char *fp_config_get(const FpConfig *config, const char *name);

@@ -339,11 +339,9 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     json_object_object_add(ev, "begin_us", json_object_new_int64(g_get_real_time()));
     give_wrapper_timeline(ctx, dom);
     /* Probed here, as root, so the wrapper (running as QEMU's user) finds the answer cached. */
-    if (ctx->config_ok) {
-        g_autofree char *qemu = fp_config_real_qemu(ctx->config);
-
-        fp_qemu_caps_probe(qemu, ctx->config->run_dir, MIN(5000, left_ms(ctx)), &caps, NULL);
-    }
+    if (ctx->config_ok)
+        fp_qemu_caps_probe(ctx->config->qemu_binary, ctx->config->run_dir, MIN(5000, left_ms(ctx)),
+                           &caps, NULL);
 
     /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
     g_array_append_vals(all, managed->data, managed->len);

@@ -478,15 +478,11 @@ claimed_before(const PoolEntry *e, const struct stat *st, gpointer data)
 static void
 remove_stale_claim_names(Pool *p)
 {
-    int fd = openat(p->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = pool_opendir(p->dfd, ".");
     struct dirent *de;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return;
-    }
     while ((de = readdir(d))) {
         gboolean current = FALSE;
         struct stat st;

@@ -4,6 +4,7 @@
 
 #include "pool.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 /* What a name says, before the file is looked at. */
@@ -36,6 +37,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PoolEntry, pool_entry_free)
 char *pool_base_format(guint num, int node, guint64 size, guint64 grown);
 /* PoolEntry* of DFD, sorted by number then name. */
 GPtrArray *pool_scan(int dfd, const char *dir, GError **error);
+/* NAME under DFD (AT_FDCWD: as a path) for readdir, on a descriptor of its own (readdir moves the
+ * offset of the one it reads); NULL with errno set when it cannot be. */
+DIR *pool_opendir(int dfd, const char *name);
 
 /* Opens the pool directory (O_DIRECTORY|O_CLOEXEC), checked to be on hugetlbfs; *PAGE_BYTES is
  * its page size. An absent directory: created when CREATE (parent must be hugetlbfs), else -1

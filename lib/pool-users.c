@@ -47,15 +47,11 @@ scan_maps(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
 static void
 scan_fds(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
 {
-    int fd_dfd = openat(pid_dfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd_dfd >= 0 ? fdopendir(fd_dfd) : NULL;
+    DIR *d = pool_opendir(pid_dfd, "fd");
     struct dirent *de;
 
-    if (!d) {
-        if (fd_dfd >= 0)
-            close(fd_dfd);
+    if (!d)
         return;
-    }
     while ((de = readdir(d))) {
         char link[PATH_MAX];
         ssize_t len;
@@ -84,7 +80,6 @@ scan_fds(int pid_dfd, int pid, const struct stat *st, guint n, int *user)
 void
 pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user)
 {
-    int proc_dfd;
     DIR *d;
     struct dirent *de;
     int self = (int)getpid();
@@ -92,13 +87,8 @@ pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user
     memset(user, 0, n * sizeof *user);
     if (!n)
         return; /* nothing asked: no pass over procfs */
-    proc_dfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    d = proc_dfd >= 0 ? fdopendir(proc_dfd) : NULL;
-    if (!d) {
-        if (proc_dfd >= 0)
-            close(proc_dfd);
+    if (!(d = pool_opendir(AT_FDCWD, proc_root)))
         return;
-    }
     /* One pass over the processes, however many files are asked about. */
     while ((de = readdir(d))) {
         guint64 pid;

@@ -159,19 +159,31 @@ entry_cmp(gconstpointer a, gconstpointer b)
     return strcmp(x->name, y->name);
 }
 
+DIR *
+pool_opendir(int dfd, const char *name)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+    if (!d && fd >= 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+    }
+    return d;
+}
+
 GPtrArray *
 pool_scan(int dfd, const char *dir, GError **error)
 {
     g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)pool_entry_free);
-    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d;
     struct dirent *de;
 
-    /* ls $DIR   (a descriptor of its own: readdir moves the offset) */
-    if (fd < 0 || !(d = fdopendir(fd))) {
+    /* ls $DIR */
+    if (!(d = pool_opendir(dfd, "."))) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot list %s: %s", dir, g_strerror(errno));
-        if (fd >= 0)
-            close(fd);
         return NULL;
     }
     while ((errno = 0, de = readdir(d))) {

@@ -25,6 +25,26 @@ stderr_to_stdout(gpointer data)
 /* The answer is a few booleans and a key. */
 #define CACHE_MAX_BYTES 4096
 
+/* Each capability: its name in the cache, its field, and the property whose presence in one
+ * of the two help probes (-object memory-backend-ram,help or -device vfio-pci,help) means it. */
+typedef struct {
+    const char *key;
+    gsize offset;
+    gboolean vfio;
+    const char *property;
+} Cap;
+
+static const Cap caps_table[] = {
+    {"prealloc_threads", G_STRUCT_OFFSET(FpQemuCaps, prealloc_threads), FALSE, "prealloc-threads="},
+    {"prealloc_context", G_STRUCT_OFFSET(FpQemuCaps, prealloc_context), FALSE, "prealloc-context="},
+    {"vfio_skip_first_reset", G_STRUCT_OFFSET(FpQemuCaps, vfio_skip_first_reset), TRUE,
+     "x-skip-first-reset="},
+    {"vfio_parallel_open", G_STRUCT_OFFSET(FpQemuCaps, vfio_parallel_open), TRUE,
+     "x-parallel-open="},
+    {"vfio_keep_dma_maps", G_STRUCT_OFFSET(FpQemuCaps, vfio_keep_dma_maps), TRUE,
+     "x-keep-dma-maps="},
+};
+
 /* QEMU OPTION ARG (a help request), its stdout */
 static char *
 run_bounded(const char *qemu, const char *option, const char *arg, guint timeout_ms, GError **error)
@@ -99,16 +119,9 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
         const char *k = json_object_get_string(json_object_object_get(j, "binary"));
         gboolean hit = g_strcmp0(k, key) == 0;
 
-        caps->prealloc_threads =
-            json_object_get_boolean(json_object_object_get(j, "prealloc_threads"));
-        caps->prealloc_context =
-            json_object_get_boolean(json_object_object_get(j, "prealloc_context"));
-        caps->vfio_skip_first_reset =
-            json_object_get_boolean(json_object_object_get(j, "vfio_skip_first_reset"));
-        caps->vfio_parallel_open =
-            json_object_get_boolean(json_object_object_get(j, "vfio_parallel_open"));
-        caps->vfio_keep_dma_maps =
-            json_object_get_boolean(json_object_object_get(j, "vfio_keep_dma_maps"));
+        for (gsize i = 0; i < G_N_ELEMENTS(caps_table); i++)
+            G_STRUCT_MEMBER(gboolean, caps, caps_table[i].offset) =
+                json_object_get_boolean(json_object_object_get(j, caps_table[i].key));
         json_object_put(j);
         if (hit) {
             close(dfd);
@@ -120,27 +133,21 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
             close(dfd);
         return FALSE;
     }
-    caps->prealloc_threads = strstr(help, "prealloc-threads=") != NULL;
-    caps->prealloc_context = strstr(help, "prealloc-context=") != NULL;
     /* A QEMU built without vfio-pci answers with an error and an empty stdout: no properties. */
     if (!(vfio_help = run_bounded(qemu, "-device", "vfio-pci,help", timeout_ms, error))) {
         if (dfd >= 0)
             close(dfd);
         return FALSE;
     }
-    caps->vfio_skip_first_reset = strstr(vfio_help, "x-skip-first-reset=") != NULL;
-    caps->vfio_parallel_open = strstr(vfio_help, "x-parallel-open=") != NULL;
-    caps->vfio_keep_dma_maps = strstr(vfio_help, "x-keep-dma-maps=") != NULL;
     j = json_object_new_object();
     json_object_object_add(j, "binary", json_object_new_string(key));
-    json_object_object_add(j, "prealloc_threads", json_object_new_boolean(caps->prealloc_threads));
-    json_object_object_add(j, "prealloc_context", json_object_new_boolean(caps->prealloc_context));
-    json_object_object_add(j, "vfio_skip_first_reset",
-                           json_object_new_boolean(caps->vfio_skip_first_reset));
-    json_object_object_add(j, "vfio_parallel_open",
-                           json_object_new_boolean(caps->vfio_parallel_open));
-    json_object_object_add(j, "vfio_keep_dma_maps",
-                           json_object_new_boolean(caps->vfio_keep_dma_maps));
+    for (gsize i = 0; i < G_N_ELEMENTS(caps_table); i++) {
+        const Cap *c = &caps_table[i];
+        gboolean *field = &G_STRUCT_MEMBER(gboolean, caps, c->offset);
+
+        *field = strstr(c->vfio ? vfio_help : help, c->property) != NULL;
+        json_object_object_add(j, c->key, json_object_new_boolean(*field));
+    }
     /* Written by root only (the hook, at prepare begin): QEMU's user reads it, never writes it.
      * A cache that cannot be written only costs the next start another probe. */
     if (root && dfd >= 0)

@@ -190,10 +190,12 @@ open_failed(int e, const char *where, const char *name, GError **error)
                     name, g_strerror(e));
 }
 
-char *
-fp_safedir_read(int dfd, const char *where, const char *name, gsize max, gsize *len, GError **error)
+/* PATH opened below DFD (or AT_FDCWD), named WHERE/NAME in messages. */
+static char *
+read_at(int dfd, const char *path, const char *where, const char *name, gsize max, gsize *len,
+        GError **error)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = openat(dfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     char *text;
 
     if (fd < 0) {
@@ -206,19 +208,17 @@ fp_safedir_read(int dfd, const char *where, const char *name, gsize max, gsize *
 }
 
 char *
+fp_safedir_read(int dfd, const char *where, const char *name, gsize max, gsize *len, GError **error)
+{
+    return read_at(dfd, name, where, name, max, len, error);
+}
+
+char *
 fp_safedir_read_path(const char *path, gsize max, gsize *len, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    char *text;
 
-    if (fd < 0) {
-        open_failed(errno, dir, base, error);
-        return NULL;
-    }
-    text = fp_safedir_read_fd(fd, dir, base, max, len, error);
-    close(fd);
-    return text;
+    return read_at(AT_FDCWD, path, dir, base, max, len, error);
 }
 
 gboolean

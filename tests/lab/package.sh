@@ -26,6 +26,17 @@ nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 nr0=$(cat $nr)
 state() { echo "     [$1] $dev: $(drv $dev); claims: $(ls /run/fastpass/devices 2>/dev/null | tr '\n' ' '); pool: $(ls /dev/hugepages/fastpass 2>/dev/null | sed 's/slot-[0-9]*\.n-\?[0-9]*\.s[0-9]*\.g[0-9]*\.//' | tr '\n' ' '); nr_hugepages: $(cat $nr)"; }
 state "before install"
+# NAME XML UUID DEV WHAT: virsh create; the domain runs, the hook put DEV on vfio-pci and QEMU's
+# RAM is the pool slot claimed for UUID. $pid: its QEMU.
+start_in_slot() {
+  local name=$1 xml=$2 uuid=$3 d=$4 what=$5 rc
+  virsh create "$xml" > "$work/$name.out" 2>&1; rc=$?
+  [ $rc -eq 0 ] && [ "$(virsh domstate "$name" 2>/dev/null)" = running ]; verdict "$what: running"
+  [ $rc -eq 0 ] || sed 's/^/     /' "$work/$name.out"
+  pid=$(pgrep -f "guest=$name" | head -1)
+  check "$d prepared by the hook: on vfio-pci" [ "$(drv "$d")" = vfio-pci ]
+  tr '\0' ' ' < /proc/${pid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/claim-$uuid"; verdict "$name: QEMU's RAM is the pool slot claimed for the domain"
+}
 
 dpkg -i "$deb" > "$work/install.out" 2>&1; rc=$?
 [ $rc -eq 0 ]; verdict "dpkg -i: exit 0"
@@ -40,12 +51,7 @@ libvirtd_restart > /dev/null || { echo "libvirtd did not start"; exit 1; }
 uuid=6b1c9e2a-3f4d-4a5b-8c6d-7e8f9a0b1c2d
 lab_domain lab-pkg "<uuid>$uuid</uuid><memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>" \
   /usr/bin/fastpass-qemu "$dev" > "$work/pkg.xml"
-virsh create "$work/pkg.xml" > "$work/create.out" 2>&1; rc=$?
-[ $rc -eq 0 ] && [ "$(virsh domstate lab-pkg 2>/dev/null)" = running ]; verdict "virsh create (hostdev, hugepages, the packaged wrapper): running"
-[ $rc -eq 0 ] || sed 's/^/     /' "$work/create.out"
-pid=$(pgrep -f 'guest=lab-pkg' | head -1)
-check "$dev prepared by the hook: on vfio-pci" [ "$(drv $dev)" = vfio-pci ]
-tr '\0' ' ' < /proc/${pid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/claim-$uuid"; verdict "QEMU's RAM is the pool slot claimed for the domain"
+start_in_slot lab-pkg "$work/pkg.xml" "$uuid" "$dev" "virsh create (hostdev, hugepages, the packaged wrapper)"
 [ "$(ps -o user= -p "${pid:-0}")" = libvirt-qemu ]; verdict "QEMU runs as libvirt-qemu"
 grep -q "/dev/hugepages/fastpass/claim-$uuid" /proc/${pid:-0}/maps; verdict "QEMU (as libvirt-qemu) maps the slot"
 state "running"
@@ -70,12 +76,8 @@ if [ -n "$nova" ]; then
     "$nuuid" "$qemu" "${b%%:*}" "$(echo "$b" | cut -d: -f2 | cut -d. -f1)" "${b##*.}" > "$work/nova.xml"
   fastpass pool fill --size 64M --count 1 --node 0 > /dev/null 2>&1
   state "Nova-shaped domain, before start"
-  virsh create "$work/nova.xml" > "$work/nova.out" 2>&1; rc=$?
-  [ $rc -eq 0 ] && [ "$(virsh domstate instance-00000001 2>/dev/null)" = running ]; verdict "Nova-shaped domain (managed='yes', numatune, hugepages) through the host-wide wrapper: running"
-  [ $rc -eq 0 ] || sed 's/^/     /' "$work/nova.out"
-  npid=$(pgrep -f 'guest=instance-00000001' | head -1)
-  check "$nova on vfio-pci while it runs" [ "$(drv $nova)" = vfio-pci ]
-  tr '\0' ' ' < /proc/${npid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/claim-$nuuid"; verdict "its RAM is a pool slot (the wrapper ran in QEMU's place)"
+  start_in_slot instance-00000001 "$work/nova.xml" "$nuuid" "$nova" \
+    "Nova-shaped domain (managed='yes', numatune, hugepages) through the host-wide wrapper"
   state "Nova-shaped domain, running"
   virsh destroy instance-00000001 > /dev/null 2>&1
   [ "$(drv $nova)" = e1000e ] && [ ! -e /run/fastpass/devices/$nova.json ]; verdict "destroy: the managed device is back on e1000e, no claim"

@@ -52,8 +52,8 @@ test_shipped_is_defaults(void)
              (const char *const[]){"sysfs_root", "proc_root", "run_dir", "device_timeout_ms",
                                    "hook_deadline_ms", "max_workers", "release_mode",
                                    "reserve_hugepages", "compact_memory", "tune_on_restore",
-                                   "log_level", "qemu_binary", "fastpass_qemu", "pool_dir", "use_pool", "qemu_user",
-                                   "apparmor_helper", NULL};
+                                   "log_level", "qemu_binary", "fastpass_qemu", "pool_dir",
+                                   "use_pool", "qemu_user", "apparmor_helper", NULL};
          *k; k++) {
         g_autofree char *quoted = g_strdup_printf("\"%s\":", *k);
 
@@ -142,6 +142,73 @@ test_bad(gconstpointer data)
     g_unlink(path);
 }
 
+/* Which QEMU runs: qemu_binary as set, else fastpass's QEMU where installed (executable), else
+ * Debian's; each under its diverted name where fastpass-wrap-qemu diverted it. */
+typedef struct {
+    const char *name;
+    gboolean set;      /* the file sets qemu_binary to DIR/set-qemu */
+    gboolean fastpass; /* DIR/fastpass-qemu is there, executable */
+    gboolean diverted; /* DIR/set-qemu.distrib is there, executable */
+    const char *want;  /* a name in DIR; NULL: Debian's */
+} QemuCase;
+
+static const QemuCase qemu_cases[] = {
+    {"set-wins", TRUE, TRUE, FALSE, "set-qemu"},
+    {"set-diverted", TRUE, TRUE, TRUE, "set-qemu.distrib"},
+    {"fastpass-installed", FALSE, TRUE, FALSE, "fastpass-qemu"},
+    {"fastpass-not-installed", FALSE, FALSE, FALSE, NULL},
+};
+
+static void
+put_exe(const char *dir, const char *name, int mode)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+
+    g_assert_true(g_file_set_contents(path, "#!/bin/sh\n", -1, NULL));
+    g_assert_cmpint(g_chmod(path, mode), ==, 0);
+}
+
+static void
+test_qemu(gconstpointer data)
+{
+    const QemuCase *c = data;
+    g_autoptr(FpConfig) config = fp_config_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("fp-config-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "fastpass.json", NULL);
+    g_autofree char *want = NULL;
+    g_autofree char *text = NULL;
+    gboolean exists;
+
+    g_assert_nonnull(dir);
+    put_exe(dir, "set-qemu", 0755);
+    put_exe(dir, "fastpass-qemu", c->fastpass ? 0755 : 0644); /* not executable: not installed */
+    if (c->diverted)
+        put_exe(dir, "set-qemu.distrib", 0755);
+    text = g_strdup_printf("{\"fastpass_qemu\": \"%s/fastpass-qemu\"%s%s%s}", dir,
+                           c->set ? ", \"qemu_binary\": \"" : "", c->set ? dir : "",
+                           c->set ? "/set-qemu\"" : "");
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    g_assert_true(fp_config_load(config, path, &exists, &error));
+    g_assert_no_error(error);
+    if (c->want) {
+        want = g_build_filename(dir, c->want, NULL);
+    } else {
+        want = g_strdup("/usr/bin/qemu-system-x86_64.distrib");
+        if (!g_file_test(want, G_FILE_TEST_IS_EXECUTABLE)) /* this host's own QEMU diverted? */
+            want[strlen(want) - strlen(".distrib")] = '\0';
+    }
+    g_assert_cmpstr(config->qemu_binary, ==, want);
+    for (const char *const *f = (const char *const[]){"fastpass.json", "set-qemu", "fastpass-qemu",
+                                                      "set-qemu.distrib", NULL};
+         *f; f++) {
+        g_autofree char *p = g_build_filename(dir, *f, NULL);
+
+        g_unlink(p);
+    }
+    g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -152,6 +219,11 @@ main(int argc, char **argv)
         g_autofree char *path = g_strdup_printf("/config/file/%s", cases[i].name);
 
         g_test_add_data_func(path, &cases[i], test_bad);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(qemu_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/config/qemu/%s", qemu_cases[i].name);
+
+        g_test_add_data_func(path, &qemu_cases[i], test_qemu);
     }
     return g_test_run();
 }

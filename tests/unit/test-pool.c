@@ -172,19 +172,9 @@ typedef struct {
     gboolean slot_lost;  /* the test deleted a slot file: what the pool grew for it is unknown */
 } Fixture;
 
-#define NEED_ENV()                                                                                 \
-    do {                                                                                           \
-        if (env.why_not) {                                                                         \
-            g_test_skip(env.why_not);                                                              \
-            return;                                                                                \
-        }                                                                                          \
-    } while (0)
-
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
-    if (env.why_not)
-        return;
     f->dir = g_strdup_printf("%s/pool%u", env.mnt, env.next++);
     f->o = (FpPoolOptions){.dir = f->dir, .sysfs_root = "/sys", .proc_root = "/proc"};
     f->nr_before = global_count("nr_hugepages");
@@ -353,7 +343,6 @@ test_cycle(Fixture *f, gconstpointer data)
     g_autofree char *st = NULL, *path = NULL, *wrong_size = NULL;
     guint scrubbed = 99;
 
-    NEED_ENV();
     st = states(&f->o);
     g_assert_cmpstr(st, ==, "");
     fill_ok(f, -1, 4 * MIB, 2);
@@ -410,7 +399,6 @@ test_pattern_then_zeros(Fixture *f, gconstpointer data)
     guint8 *stale;
     int fd;
 
-    NEED_ENV();
     /* The stale mapping below outlives the scrub, which punches A's pages: reading it then
      * faults fresh pages into the old inode, one per page, from the host's free pool (SIGBUS
      * when none is free). This test maps A itself, which scrub does not count as a user (it
@@ -662,7 +650,6 @@ test_fault(Fixture *f, gconstpointer data)
     g_autofree char *file = NULL, *st = NULL, *problem = NULL;
     guint scrubbed = 0;
 
-    NEED_ENV();
     REQUIRE(spare_pages(f, 1)); /* a fault may add a file of one page */
     fill_ok(f, -1, size, 1);
     if (c->used) {
@@ -758,7 +745,6 @@ test_race(Fixture *f, gconstpointer data)
     gint go = 0;
     guint won = 0, lost = 0;
 
-    NEED_ENV();
     fill_ok(f, -1, 4 * MIB, SLOTS);
     for (int i = 0; i < CLAIMERS; i++) {
         c[i] = (Claimer){.f = f, .owner = owner[i], .go = &go};
@@ -824,7 +810,6 @@ test_not_hugetlbfs(Fixture *f, gconstpointer data)
     FpPoolOptions o = {0};
     guint n;
 
-    NEED_ENV();
     dir = g_build_filename(env.top, c->sub, NULL);
     o.dir = dir;
     if (!strcmp(c->name, "tmpfs")) {
@@ -901,7 +886,6 @@ test_input(Fixture *f, gconstpointer data)
     g_autofree char *st = NULL;
     gboolean ok;
 
-    NEED_ENV();
     fill_ok(f, -1, 4 * MIB, 1);
     if (c->fill) {
         ok = fp_pool_fill(&f->o, c->node, c->size, 1, &error);
@@ -933,7 +917,6 @@ test_node(Fixture *f, gconstpointer data)
     g_autoptr(FpSlot) s = NULL, none = NULL;
     g_autoptr(GPtrArray) slots = NULL;
 
-    NEED_ENV();
     fill_ok(f, 0, 4 * MIB, 1);
     slots = fp_pool_list(&f->o, NULL);
     REQUIRE(slots && slots->len == 1);
@@ -956,7 +939,6 @@ test_absent_pool(Fixture *f, gconstpointer data)
     g_autoptr(FpSlot) s = NULL;
     guint n = 9;
 
-    NEED_ENV();
     slots = fp_pool_list(&f->o, &error);
     g_assert_no_error(error);
     REQUIRE(slots);
@@ -980,7 +962,6 @@ test_drain(Fixture *f, gconstpointer data)
     g_autoptr(FpSlot) s = NULL;
     g_autofree char *st = NULL, *path = NULL;
 
-    NEED_ENV();
     fill_ok(f, -1, 4 * MIB, 3);
     s = fp_pool_claim(&f->o, -1, 4 * MIB, owner[0], &error);
     REQUIRE(s);
@@ -1030,7 +1011,6 @@ test_capacity_mount_limit(Fixture *f, gconstpointer data)
     FpPoolOptions o = {0};
     guint64 nr_before, grown;
 
-    NEED_ENV();
     g_assert_cmpint(g_mkdir_with_parents(small, 0755), ==, 0);
     /* mount -t hugetlbfs -o pagesize=2M,size=8M none $SMALL */
     g_assert_cmpint(mount("none", small, "hugetlbfs", 0, "pagesize=2M,size=8M"), ==, 0);
@@ -1064,7 +1044,6 @@ test_capacity_reserve_no_grow(Fixture *f, gconstpointer data)
     g_autofree char *st = NULL;
     guint64 added = 0, nr_before;
 
-    NEED_ENV();
     /* Room for exactly one 2-page slot above the reserve. */
     g_assert_true(fp_hugepages_reserve("/sys", "/proc", -1, PAGE_KIB,
                                        global_count("free_hugepages") +
@@ -1094,7 +1073,6 @@ test_capacity_reserve_grow(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     guint64 nr_before, avail_before;
 
-    NEED_ENV();
     avail_before = available();
     f->o.reserve_pages = avail_before + 4;
     nr_before = global_count("nr_hugepages");
@@ -1127,7 +1105,6 @@ test_capacity_scrub_cannot_refill(Fixture *f, gconstpointer data)
     guint64 nr_before;
     guint scrubbed = 9;
 
-    NEED_ENV();
     nr_before = global_count("nr_hugepages");
     f->o.reserve_pages = available();
     fill_ok(f, -1, 4 * MIB, 2);
@@ -1180,7 +1157,6 @@ test_verify(Fixture *f, gconstpointer data)
     guint8 *m;
     int fd, node = -7;
 
-    NEED_ENV();
     REQUIRE(spare_pages(f, size / (PAGE_KIB * 1024)));
     g_assert_cmpint(g_mkdir(f->dir, 0755), ==, 0);
     path = g_build_filename(f->dir, "verify", NULL);
@@ -1234,7 +1210,6 @@ test_allocate(Fixture *f, gconstpointer data)
     int fd, node = -7;
     gboolean ok;
 
-    NEED_ENV();
     REQUIRE(spare_pages(f, 5));
     if (c->small_mount) {
         g_assert_cmpint(g_mkdir_with_parents(small, 0755), ==, 0);
