@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs inside the lab guest (tests/lab/lab-run), on the real kernel: the fastpass package
 # installed with dpkg as an operator would, and every state it leaves on the way.
-#  1. dpkg -i: the hook libvirt runs is the package's symlink, the configuration is in /etc;
+#  1. dpkg -i: the hook libvirt runs is a copy of the package's, the configuration is in /etc;
 #     libvirtd restarted as the package says.
 #  2. With libvirt's qemu.conf as Debian ships it (QEMU as libvirt-qemu in its own mount
 #     namespace, under seccomp): a domain with a managed='no' hostdev and 2 MiB hugepages, QEMU
@@ -42,7 +42,8 @@ dpkg -i "$deb" > "$work/install.out" 2>&1; rc=$?
 [ $rc -eq 0 ]; verdict "dpkg -i: exit 0"
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/install.out"
 grep -q "systemctl restart libvirtd" "$work/install.out"; verdict "the package says to restart libvirtd"
-[ "$(readlink /etc/libvirt/hooks/qemu.d/fastpass)" = /usr/libexec/fastpass/fastpass-hook ]; verdict "libvirt's hook is the package's"
+[ -f /etc/libvirt/hooks/qemu.d/fastpass ] && [ ! -L /etc/libvirt/hooks/qemu.d/fastpass ] &&
+  cmp -s /etc/libvirt/hooks/qemu.d/fastpass /usr/libexec/fastpass/fastpass-hook; verdict "libvirt's hook is a copy of the package's (not a symlink: libvirtd's AppArmor profile)"
 check "the configuration is in /etc" [ -f /etc/fastpass/fastpass.json ]
 fastpass pool fill --size 64M --count 1 > /dev/null 2>&1; verdict "a 64 MiB pool slot (the configuration's pool_dir)"
 state "installed, pool filled"
@@ -90,7 +91,7 @@ for _ in $(seq 1 50); do ls -l /proc/$holder/fd 2>/dev/null | grep -q "/dev/vfio
 dpkg -r fastpass > "$work/remove1.out" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "fastpass: not removed: running VMs still use .*$dev" "$work/remove1.out"; verdict "dpkg -r while /dev/vfio/$g is held: refused, naming $dev"
 grep "fastpass: not removed" "$work/remove1.out" | sed 's/^/     /'
-dpkg -s fastpass 2>/dev/null | grep -Eq '^Status: (install|deinstall) ok installed' && [ "$(drv $dev)" = vfio-pci ] && [ -L /etc/libvirt/hooks/qemu.d/fastpass ]; verdict "refused: the package, hook and device as they were"
+dpkg -s fastpass 2>/dev/null | grep -Eq '^Status: (install|deinstall) ok installed' && [ "$(drv $dev)" = vfio-pci ] && [ -f /etc/libvirt/hooks/qemu.d/fastpass ]; verdict "refused: the package, hook and device as they were"
 kill $holder; wait $holder 2>/dev/null
 
 dpkg -r fastpass > "$work/remove2.out" 2>&1; rc=$?
