@@ -220,7 +220,9 @@ t0=$(now_ms)
 r=$(try_write "$D/reset" 1)
 single=$(($(now_ms) - t0))
 check_eq "reset-succeeds" ok "$r"
-if ((single >= 950 && single < 1600)); then ok "reset-takes-reset-ms (${single} ms)"; else fail "reset-takes-reset-ms" "took ${single} ms"; fi
+# A lower bound only: the emulated reset sleeps reset_ms; how much longer a loaded machine
+# takes says nothing about fakesys.
+if ((single >= 950)); then ok "reset-takes-reset-ms (${single} ms)"; else fail "reset-takes-reset-ms" "took ${single} ms"; fi
 check_eq "reset-count" $((before + 1)) "$(cat "$D/fakesys_reset_count")"
 
 # Four resets on four devices at once overlap in wall time.
@@ -233,8 +235,8 @@ for b in 41 42 43 44; do
 done
 wait "${writers[@]}"
 parallel=$(($(now_ms) - t0))
-if ((parallel * 10 < single * 25)); then ok "parallel-resets (${parallel} ms for 4, single ${single} ms)"; else fail "parallel-resets" "${parallel} ms for 4 vs ${single} ms for one"; fi
-# Proof from the event log: every reset started before any ended.
+echo "  (4 resets at once took ${parallel} ms, one ${single} ms)"
+# Proof from the event log, not the clock: every reset started before any ended.
 overlap=$(awk '$2 == "reset-start" { n++; if ($1 > s) s = $1 }
 	$2 == "reset-end" { e++; if (!m || $1 < m) m = $1 }
 	END { print (n == 4 && e == 4 && s < m) ? "yes" : "no" }' "$M/fakesys.log")
@@ -265,7 +267,8 @@ if start_foreground "$TMP/slow.json" "$M"; then
 	# Not a bare wait: fakesys itself is one of our children.
 	wait "${writers[@]}"
 	took=$(($(now_ms) - t0))
-	if ((took < 800)); then ok "parallel-unbind-same-file (${took} ms, 400 ms each)"; else fail "parallel-unbind-same-file" "${took} ms for 4 x 400 ms"; fi
+	# One after another they cannot take less than 4 x 400 ms, however idle the machine.
+	if ((took < 1600)); then ok "parallel-unbind-same-file (${took} ms, 400 ms each)"; else fail "parallel-unbind-same-file" "${took} ms for 4 x 400 ms: serialized"; fi
 	check_eq "parallel-unbind-all-unbound" "bind new_id remove_id unbind" "$(echo $(ls "$M/bus/pci/drivers/nvidia"))"
 	fusermount3 -u "$M"
 	wait "$FG_PID"
@@ -323,7 +326,7 @@ t0=$(now_ms)
 r=$(timeout 5 bash -c "printf '0000:01:00.0\n' > '$P/drivers/nvidia/unbind'" 2>&1 && echo ok)
 took=$(($(now_ms) - t0))
 check_eq "unbind-beside-hung-unbind" ok "$r"
-if ((took < 1000)); then ok "unbind-beside-hung-unbind-fast (${took} ms)"; else fail "unbind-beside-hung-unbind-fast" "${took} ms"; fi
+echo "  (the unbind beside the hung one took ${took} ms; queued behind it, it would have hit the 5 s timeout)"
 if gone "$UNBIND_PID"; then fail "unbind-hangs" "returned early"; else ok "unbind-hangs"; fi
 kill "$UNBIND_PID" 2>/dev/null
 if wait_gone "$UNBIND_PID" 2000; then ok "hung-writer-killable"; else fail "hung-writer-killable" "still blocked"; fi
