@@ -38,7 +38,8 @@ try() {
   [ "$user" = root ] || run=(setpriv --reuid=libvirt-qemu --regid="$qgid" --clear-groups)
   [ -z "$prof" ] || run+=(aa-exec -p "$prof" --)
   err=$("${run[@]}" "$@" 2>&1 >/dev/null) && got=allowed || got=refused
-  printf '     %-12s %-20s %-40s %s%s\n' "$user" "${prof:+${prof:0:17}...}${prof:-unconfined}" "$what" "$got" "${err:+ ($err)}"
+  local shown=unconfined; [ -z "$prof" ] || shown="${prof:0:17}..."
+  printf '     %-12s %-20s %-40s %s%s\n' "$user" "$shown" "$what" "$got" "${err:+ ($err)}"
   check "$user, ${prof:-unconfined}: $what: $want" [ "$got" = "$want" ]
 }
 
