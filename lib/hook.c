@@ -370,40 +370,27 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     return ok;
 }
 
-/* libvirt's per-domain AppArmor profile names only what libvirt gave the domain: the files
- * fastpass gave this domain's QEMU (its pool slot, the wrapper's timeline file) go into that
- * profile alone, never into a rule that every domain shares. */
+/* libvirt's per-domain AppArmor profile names only what libvirt gave the domain: the pool slot
+ * claimed for it goes into that profile alone, never into a rule that every domain shares. One
+ * grant only: each is a virt-aa-helper run that recompiles the profile on the start path (the
+ * wrapper's timeline event goes to the domain's log instead of a file the profile would name). */
 void
 fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
 {
     FpPoolOptions o = pool_options(ctx);
-    g_autofree char *uuid = fp_domain_uuid(dom), *name = fp_domain_name(dom), *label = NULL;
-    g_autofree char *slot = NULL, *timeline = NULL;
-    struct granted {
-        const char *path, *what, *otherwise;
-    } files[2];
-    guint n = 0;
+    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *slot = NULL;
+    g_autoptr(GError) error = NULL;
 
-    if (!ctx->config_ok || !uuid || !(label = fp_apparmor_domain_label(fp_domain_root(dom))))
+    if (!ctx->config_ok || !ctx->config->use_pool || !uuid ||
+        !(label = fp_apparmor_domain_label(fp_domain_root(dom))) ||
+        !(slot = fp_pool_claimed_path(&o, uuid, 0)))
         return;
-    if (ctx->config->use_pool && (slot = fp_pool_claimed_path(&o, uuid, 0)))
-        files[n++] = (struct granted){slot, "pool",
-                                      "the wrapper will let QEMU allocate guest memory itself"};
-    timeline = fp_timeline_path(ctx->config->run_dir, uuid, name, "qemu");
-    if (access(timeline, F_OK) == 0)
-        files[n++] = (struct granted){timeline, "timeline",
-                                      "the wrapper's exec will be missing from the timeline"};
-    for (guint i = 0; i < n; i++) {
-        g_autoptr(GError) error = NULL;
-
-        if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, files[i].path, FALSE,
-                              MIN(10000, left_ms(ctx)), NULL, &error))
-            say(ctx, G_LOG_LEVEL_INFO, "%s: %s may open %s (AppArmor, its own profile)",
-                files[i].what, label, files[i].path);
-        else
-            say(ctx, G_LOG_LEVEL_WARNING, "%s: %s; %s", files[i].what, error->message,
-                files[i].otherwise);
-    }
+    if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, slot, FALSE,
+                          MIN(10000, left_ms(ctx)), NULL, &error))
+        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, slot);
+    else
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "pool: %s; the wrapper will let QEMU allocate guest memory itself", error->message);
 }
 
 gboolean

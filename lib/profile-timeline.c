@@ -104,27 +104,59 @@ read_hook(FpProfileRun *run, const char *run_dir, const char *uuid, const char *
     json_object_put(events);
 }
 
+/* The wrapper's qemu-exec event EV, from SOURCE, as RUN's exec points. */
+static void
+apply_qemu_exec(FpProfileRun *run, json_object *ev, gint64 not_before_us, const char *source)
+{
+    gint64 start = int_member(ev, "wrapper_start_us"), exec = int_member(ev, "time_us");
+
+    if (!start || start < not_before_us) {
+        fp_profile_run_note(
+            run,
+            "wrapper timeline is from an earlier start: QEMU did not run through fastpass-qemu");
+    } else {
+        fp_profile_run_set(run, FP_PT_QEMU_EXEC, start, source);
+        if (exec >= start)
+            fp_profile_run_set(run, FP_PT_REAL_EXEC, exec, source);
+    }
+}
+
 static void
 read_qemu(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
           gint64 not_before_us)
 {
     json_object *events = load_events(run, run_dir, uuid, name, "qemu", "wrapper");
-    json_object *ev;
-    gint64 start, exec;
 
     if (!events)
         return;
-    ev = find_event(events, "qemu-exec");
-    start = int_member(ev, "wrapper_start_us");
-    exec = int_member(ev, "time_us");
-    if (!start || start < not_before_us) {
-        fp_profile_run_note(run, "wrapper timeline is from an earlier start: QEMU did not run through fastpass-qemu");
-    } else {
-        fp_profile_run_set(run, FP_PT_QEMU_EXEC, start, "wrapper-timeline");
-        if (exec >= start)
-            fp_profile_run_set(run, FP_PT_REAL_EXEC, exec, "wrapper-timeline");
-    }
+    apply_qemu_exec(run, find_event(events, "qemu-exec"), not_before_us, "wrapper-timeline");
     json_object_put(events);
+}
+
+gboolean
+fp_profile_qemu_exec_from_log(FpProfileRun *run, const char *text, gsize len, gint64 not_before_us)
+{
+    const char *at = NULL, *p = text, *end = text + len, *nl;
+    g_autofree char *line = NULL;
+    json_object *ev;
+
+    /* The last such line of this start's part of the log. QEMU's user wrote it: one line,
+     * bounded, parsed, trusted for nothing but the two times. */
+    while (p < end && (p = g_strstr_len(p, end - p, FP_TIMELINE_LOG_MARK)))
+        p = at = p + strlen(FP_TIMELINE_LOG_MARK);
+    if (!at)
+        return FALSE;
+    nl = memchr(at, '\n', end - at);
+    line = g_strndup(at, MIN((gsize)((nl ? nl : end) - at), 64 * 1024));
+    if (!(ev = json_tokener_parse(line)) || !json_object_is_type(ev, json_type_object) ||
+        g_strcmp0(json_object_get_string(json_object_object_get(ev, "event")), "qemu-exec")) {
+        fp_profile_run_note(run, "the wrapper's event in the domain log is not one; ignored");
+        json_object_put(ev);
+        return FALSE;
+    }
+    apply_qemu_exec(run, ev, not_before_us, "wrapper-log");
+    json_object_put(ev);
+    return TRUE;
 }
 
 void

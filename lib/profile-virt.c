@@ -203,16 +203,20 @@ file_size(const char *path)
     return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
-/* The domain log from OFFSET on (what this start's QEMU wrote to stderr). */
+/* The domain log from OFFSET on (what this start's QEMU wrote to stderr): VFIO DMA calls, and the
+ * wrapper's exec when its timeline file could not take it. */
 static void
-count_dma_from_log(FpProfileRun *run, const char *log, goffset offset)
+read_domain_log(FpProfileRun *run, const char *log, goffset offset, gint64 not_before_us)
 {
     g_autofree char *text = NULL;
     gsize len;
 
     /* QEMU writes this log (through virtlogd, which rotates it at 2 MiB by default): bounded. */
-    if ((text = fp_safedir_read_path(log, 64 * 1024 * 1024, &len, NULL)) && (gsize)offset <= len)
+    if ((text = fp_safedir_read_path(log, 64 * 1024 * 1024, &len, NULL)) && (gsize)offset <= len) {
+        if (!run->at[FP_PT_QEMU_EXEC])
+            fp_profile_qemu_exec_from_log(run, text + offset, len - (gsize)offset, not_before_us);
         fp_profile_count_dma(run, text + offset, len - (gsize)offset);
+    }
     if (!run->dma_visible)
         fp_profile_run_note(run, "VFIO DMA calls not visible (no QEMU trace output in %s; try --trace-dma)", log);
 }
@@ -399,6 +403,7 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     if (kind != FP_CONSOLE_PTY && run->at[FP_PT_VCPU_START])
         fp_profile_run_set(run, FP_PT_INIT_END, run->at[FP_PT_VCPU_START], run->source[FP_PT_VCPU_START]);
     fp_profile_read_timelines(run, o->run_dir, uuid, name, t0);
+    read_domain_log(run, log, log_offset, t0);
     /* /proc start times come in clock ticks (10 ms): one tick before the start call is still
      * this start's QEMU. */
     if (!run->at[FP_PT_QEMU_EXEC] && proc_exec && proc_exec >= t0 - 2 * G_USEC_PER_SEC / 100)
@@ -406,7 +411,6 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     else if (!run->at[FP_PT_QEMU_EXEC] && proc_exec)
         fp_profile_run_note(run, "QEMU's process started %.0f ms before this start call: not this start's",
                             (t0 - proc_exec) / 1000.0);
-    count_dma_from_log(run, log, log_offset);
     ok = TRUE;
 
 out:

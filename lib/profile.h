@@ -121,6 +121,10 @@ char *fp_profile_format_text(const FpProfile *p);
  * a note; it is not an error. */
 void fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
                                gint64 not_before_us);
+/* The wrapper's exec points from the domain's log TEXT (this start's part) when it could not
+ * write its timeline file (FP_TIMELINE_LOG_MARK lines). TRUE when one was found and taken. */
+gboolean fp_profile_qemu_exec_from_log(FpProfileRun *run, const char *text, gsize len,
+                                       gint64 not_before_us);
 
 /* --- serial console --- */
 

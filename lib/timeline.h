@@ -8,6 +8,9 @@
 
 /* A timeline is a handful of events; root reads nothing bigger. */
 #define FP_TIMELINE_MAX_BYTES (1024 * 1024)
+/* What the wrapper writes to stderr (the domain's log) before its event's JSON, on one line, when
+ * it cannot write its timeline file. */
+#define FP_TIMELINE_LOG_MARK "fastpass-qemu: timeline event: "
 
 /* One file per writer (SOURCE: "hook", "qemu"), since the hook runs as root and the wrapper as
  * QEMU's user: $RUN_DIR/timeline/KEY.SOURCE.json, KEY the domain's UUID when valid, else a

@@ -103,6 +103,45 @@ test_timeline(gconstpointer data)
     g_rmdir(dir);
 }
 
+/* The wrapper's event in the domain log, where its timeline file was refused (AppArmor). */
+typedef struct {
+    const char *name;
+    const char *log;
+    gboolean found;
+    gint64 exec, real_exec; /* offsets from T0; -1: unset */
+    guint notes;
+} LogCase;
+
+#define MARK FP_TIMELINE_LOG_MARK
+static const LogCase log_cases[] = {
+    {"event", "2026-12-01 18:00:00.000+0000: starting up\nfastpass-qemu: cannot record the timeline: "
+              "Permission denied\n" MARK "{\"qemu\":\"/usr/bin/qemu-system-x86_64\","
+              "\"wrapper_start_us\":1700000001150000,\"changes\":[],\"event\":\"qemu-exec\","
+              "\"time_us\":1700000001160000}\nqemu-system-x86_64: some warning\n",
+     TRUE, 1150000, 1160000, 0},
+    {"last-line-wins", MARK "{\"wrapper_start_us\":1700000000100000,\"event\":\"qemu-exec\",\"time_us\":1700000000200000}\n"
+                       MARK "{\"wrapper_start_us\":1700000000300000,\"event\":\"qemu-exec\",\"time_us\":1700000000400000}",
+     TRUE, 300000, 400000, 0},
+    {"no-event", "2026-12-01 18:00:00.000+0000: starting up\nqemu-system-x86_64: ready\n", FALSE, -1, -1, 0},
+    {"earlier-start", MARK "{\"wrapper_start_us\":1699999990000000,\"event\":\"qemu-exec\",\"time_us\":1699999990001000}\n",
+     TRUE, -1, -1, 1},
+    {"not-json", MARK "{\"wrapper_start_us\": 17000\n", FALSE, -1, -1, 1},
+    {"another-event", MARK "{\"wrapper_start_us\":1700000001150000,\"event\":\"hook-prepare\"}\n", FALSE, -1, -1, 1},
+    {"strings-for-times", MARK "{\"wrapper_start_us\":\"1700000001150000\",\"event\":\"qemu-exec\"}\n", TRUE, -1, -1, 1},
+};
+
+static void
+test_log(gconstpointer data)
+{
+    const LogCase *c = data;
+    g_autoptr(FpProfileRun) run = fp_profile_run_new();
+
+    g_assert_cmpint(fp_profile_qemu_exec_from_log(run, c->log, strlen(c->log), T0), ==, c->found);
+    expect_point(run, FP_PT_QEMU_EXEC, c->exec);
+    expect_point(run, FP_PT_REAL_EXEC, c->real_exec);
+    g_assert_cmpuint(run->notes->len, ==, c->notes);
+}
+
 typedef struct {
     const char *name;
     const char *stat;
@@ -286,6 +325,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     ADD_CASES("/profile/timeline", timeline_cases, test_timeline);
+    ADD_CASES("/profile/domain-log", log_cases, test_log);
     ADD_CASES("/profile/proc-stat", proc_cases, test_proc);
     ADD_CASES("/profile/dma", dma_cases, test_dma);
     ADD_CASES("/profile/json/refused", bad_json_cases, test_bad_json);
