@@ -38,8 +38,19 @@ hook_free() { # PATH: fails, saying why, when PATH is a hook this host had befor
     return 1
   fi
 }
+# libvirtd confined by its AppArmor profile executes hooks from /etc/libvirt/hooks/ only: a hook
+# that runs fastpass from a build tree would make every start fail ("Hook script execution
+# failed"). Say so plainly instead; the package works there (README: AppArmor).
+libvirtd_unconfined() {
+  local profiles=/sys/kernel/security/apparmor/profiles
+  if [ -r "$profiles" ] && grep -q '^libvirtd (enforce)$' "$profiles"; then
+    echo "error: libvirtd runs confined by AppArmor (profile libvirtd in enforce mode): it cannot run fastpass from this build tree; install the package (README: Install) or use a host without AppArmor" >&2
+    return 1
+  fi
+}
 install_hook() { # CONFIG BINARY PATH
   hook_free "$3" || return 1
+  libvirtd_unconfined || return 1
   mkdir -p "$(dirname "$3")"
   config_script "$1" "$2" "$3"
 }
