@@ -1,5 +1,8 @@
 /* VFIO DMA map/unmap calls, counted from QEMU's trace output (the "log" trace backend writes
- * "NAME args" or, with -msg timestamp=on as libvirt sets it, "PID@SECS.USECS:NAME args"). */
+ * "NAME args" or, with -msg timestamp=on as libvirt sets it, "PID@SECS.USECS:NAME args").
+ * fastpass's QEMU traces each VFIO_IOMMU_MAP_DMA / _UNMAP_DMA ioctl; its listener keeps
+ * mappings across memory map changes (x-keep-dma-maps), so there the listener's events say how
+ * often QEMU was asked to map, not what the kernel pinned: the ioctl events win when present. */
 #include "profile.h"
 
 #include <string.h>
@@ -7,6 +10,8 @@
 #define SENTINEL "vm_state_notify"
 
 const char *const fp_profile_dma_trace_events[] = {
+    "vfio_dma_map_ioctl",           /* fastpass's QEMU: a VFIO_IOMMU_MAP_DMA ioctl */
+    "vfio_dma_unmap_ioctl",         /* fastpass's QEMU: a VFIO_IOMMU_UNMAP_DMA ioctl */
     "vfio_listener_region_add_ram", /* a RAM section mapped for DMA */
     "vfio_listener_region_del",     /* a section unmapped */
     "vfio_iommu_map_notify",        /* "iommu MAP|UNMAP @ ...": through a vIOMMU */
@@ -49,24 +54,33 @@ iova_range(const char *args)
     return g_strdup_printf("%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", start, end);
 }
 
+/* Maps, unmaps and redundant maps from one family of events. */
+typedef struct {
+    gint64 map, unmap, remap;
+    GHashTable *mapped; /* "start-end" of every range mapped so far */
+} DmaCount;
+
 /* A map of RANGE: counted, and counted as redundant when this start had mapped it before. */
 static void
-count_map(FpProfileRun *run, GHashTable *mapped, const char *args)
+count_map(DmaCount *c, const char *args)
 {
     char *range = iova_range(args);
 
-    run->dma_map++;
+    c->map++;
     /* The set takes RANGE either way; FALSE: it was there already. */
-    if (range && !g_hash_table_add(mapped, range))
-        run->dma_remap++;
+    if (range && !g_hash_table_add(c->mapped, range))
+        c->remap++;
 }
 
 void
 fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len)
 {
     const char *p = text, *end = text + len;
-    g_autoptr(GHashTable) mapped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    DmaCount ioctls = {0}, listener = {0};
+    const DmaCount *use;
 
+    ioctls.mapped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    listener.mapped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     while (p < end) {
         const char *nl = memchr(p, '\n', (gsize)(end - p));
         gsize n = nl ? (gsize)(nl - p) : (gsize)(end - p);
@@ -77,13 +91,24 @@ fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len)
         if (!ev)
             continue;
         run->dma_visible = TRUE;
-        if (!strcmp(ev, "vfio_listener_region_add_ram"))
-            count_map(run, mapped, args);
+        if (!strcmp(ev, "vfio_dma_map_ioctl"))
+            count_map(&ioctls, args);
+        else if (!strcmp(ev, "vfio_dma_unmap_ioctl"))
+            ioctls.unmap++;
+        else if (!strcmp(ev, "vfio_listener_region_add_ram"))
+            count_map(&listener, args);
         else if (!strcmp(ev, "vfio_listener_region_del"))
-            run->dma_unmap++;
+            listener.unmap++;
         else if (!strcmp(ev, "vfio_iommu_map_notify") && g_str_has_prefix(args, "iommu MAP"))
-            count_map(run, mapped, args);
+            count_map(&listener, args);
         else if (!strcmp(ev, "vfio_iommu_map_notify") && g_str_has_prefix(args, "iommu UNMAP"))
-            run->dma_unmap++;
+            listener.unmap++;
     }
+    run->dma_ioctl = ioctls.map + ioctls.unmap > 0;
+    use = run->dma_ioctl ? &ioctls : &listener;
+    run->dma_map = use->map;
+    run->dma_unmap = use->unmap;
+    run->dma_remap = use->remap;
+    g_hash_table_unref(ioctls.mapped);
+    g_hash_table_unref(listener.mapped);
 }

@@ -74,6 +74,8 @@ run_json(const FpProfileRun *run)
         json_object_object_add(dma, "map", json_object_new_int64(run->dma_map));
         json_object_object_add(dma, "unmap", json_object_new_int64(run->dma_unmap));
         json_object_object_add(dma, "remap", json_object_new_int64(run->dma_remap));
+        json_object_object_add(dma, "counted",
+                               json_object_new_string(run->dma_ioctl ? "ioctl" : "listener"));
     }
     json_object_object_add(j, "vfio_dma", dma);
     for (guint i = 0; i < run->notes->len; i++)
@@ -158,6 +160,7 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
         run->dma_map = json_object_get_int64(json_object_object_get(dma, "map"));
         run->dma_unmap = json_object_get_int64(json_object_object_get(dma, "unmap"));
         run->dma_remap = json_object_get_int64(json_object_object_get(dma, "remap"));
+        run->dma_ioctl = g_strcmp0(fp_json_str(dma, "counted"), "ioctl") == 0;
     }
     for (size_t i = 0; json_object_is_type(notes, json_type_array) && i < json_object_array_length(notes); i++) {
         const char *n = json_object_get_string(json_object_array_get_idx(notes, i));
@@ -349,9 +352,11 @@ fp_profile_format_text(const FpProfile *p)
     }
     if (s->dma_map >= 0)
         g_string_append_printf(out,
-                               "  %-32s %" G_GINT64_FORMAT " map, %" G_GINT64_FORMAT " unmap, %" G_GINT64_FORMAT
-                               " map of an IOVA range mapped before (redundant)\n",
-                               "VFIO DMA calls", s->dma_map, s->dma_unmap, s->dma_remap);
+                               "  %-32s %" G_GINT64_FORMAT " map, %" G_GINT64_FORMAT
+                               " unmap, %" G_GINT64_FORMAT
+                               " map of an IOVA range mapped before (redundant), %s\n",
+                               "VFIO DMA calls", s->dma_map, s->dma_unmap, s->dma_remap,
+                               s->dma_ioctl ? "QEMU's ioctls" : "QEMU's memory-listener events");
     else
         g_string_append_printf(out, "  %-32s not visible\n", "VFIO DMA calls");
     if (p->runs->len) {

@@ -213,7 +213,7 @@ FpProfileSummary *
 fp_profile_summarize(const FpProfile *p)
 {
     FpProfileSummary *s = g_new0(FpProfileSummary, 1);
-    guint n = p->runs->len, n_init = 0, n_total = 0, n_dma = 0;
+    guint n = p->runs->len, n_init = 0, n_total = 0, n_dma = 0, n_ioctl = 0;
     g_autofree double *init = g_new0(double, n + 1), *bios = g_new0(double, n + 1);
     g_autofree double *creation = g_new0(double, n + 1), *total = g_new0(double, n + 1);
     g_autofree double *ph = g_new0(double, n + 1), *maps = g_new0(double, n + 1);
@@ -236,6 +236,7 @@ fp_profile_summarize(const FpProfile *p)
             maps[n_dma] = (double)run->dma_map;
             unmaps[n_dma] = (double)run->dma_unmap;
             remaps[n_dma++] = (double)run->dma_remap;
+            n_ioctl += run->dma_ioctl ? 1 : 0;
         }
     }
     fp_stats_compute(init, n_init, &s->init_ms);
@@ -243,6 +244,7 @@ fp_profile_summarize(const FpProfile *p)
     fp_stats_compute(creation, n_init, &s->creation_ms);
     fp_stats_compute(total, n_total, &s->total_ms);
     s->dma_map = s->dma_unmap = s->dma_remap = -1;
+    s->dma_ioctl = n_dma > 0 && n_ioctl == n_dma;
     if (fp_stats_compute(maps, n_dma, &st))
         s->dma_map = (gint64)st.median;
     if (fp_stats_compute(unmaps, n_dma, &st))

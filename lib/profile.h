@@ -34,6 +34,7 @@ typedef struct {
     gboolean dma_visible;      /* VFIO DMA map/unmap counts below are real */
     gint64 dma_map, dma_unmap;
     gint64 dma_remap;          /* maps of an IOVA range this start had mapped before */
+    gboolean dma_ioctl;        /* counted from QEMU's ioctl events, not its listener's */
     GPtrArray *notes; /* char*: what could not be measured, and why */
 } FpProfileRun;
 
@@ -97,6 +98,7 @@ typedef struct {
     GArray *phases;    /* FpPhaseStats, catalogue order, only phases some run has */
     gint64 dma_map, dma_unmap; /* medians over runs where visible; -1 when none is */
     gint64 dma_remap;          /* median of the redundant maps; -1 when not visible */
+    gboolean dma_ioctl;        /* every visible run counted QEMU's ioctl events */
 } FpProfileSummary;
 
 FpProfileSummary *fp_profile_summarize(const FpProfile *p);
@@ -177,13 +179,16 @@ FpConsoleKind fp_profile_console_of(xmlDoc *doc, char **path);
 
 /* --- VFIO DMA map/unmap from QEMU trace events ("log" backend) --- */
 
-/* What to pass QEMU: "-trace" "enable=NAME" for each, NULL-terminated. vfio_dma_map() has no
- * trace point of its own in QEMU 7.2: each vfio_listener_region_add_ram is one map of a RAM
- * section, each vfio_listener_region_del one unmap, each vfio_iommu_map_notify one map or unmap
- * through a vIOMMU. vm_state_notify fires on every start and proves the trace is visible. */
+/* What to pass QEMU: "-trace" "enable=NAME" for each, NULL-terminated. fastpass's QEMU traces
+ * each map and unmap ioctl (vfio_dma_map_ioctl, vfio_dma_unmap_ioctl; Debian's QEMU warns that
+ * they do not exist and runs on). QEMU 7.2 has no such trace point: there each
+ * vfio_listener_region_add_ram is one map of a RAM section, each vfio_listener_region_del one
+ * unmap, each vfio_iommu_map_notify one map or unmap through a vIOMMU. vm_state_notify fires on
+ * every start and proves the trace is visible. */
 extern const char *const fp_profile_dma_trace_events[];
 /* Counts trace lines in TEXT into RUN (sets dma_visible when the sentinel or an event shows);
- * a map of an IOVA range TEXT mapped before counts as redundant too (dma_remap). */
+ * a map of an IOVA range TEXT mapped before counts as redundant too (dma_remap). With any ioctl
+ * event in TEXT only those are counted (dma_ioctl), else the listener's. */
 void fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len);
 
 /* --- --direct: QEMU without libvirt --- */

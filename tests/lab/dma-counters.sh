@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs inside the lab guest (tests/lab/lab-run -n 1): `fastpass profile --trace-dma` on the same
+# libvirt domain (a 256 MiB q35 guest booting the host's kernel, one managed='no' e1000e the
+# hook prepares, emulator fastpass-qemu), once with Debian's QEMU and once with fastpass's QEMU
+# (found where it is "installed", as lab/libvirt-fastpass-qemu does). Prints the VFIO DMA map,
+# unmap and redundant-map counts the profile reports for each, beside what the kernel saw: a
+# kprobe on vfio_iommu_type1_ioctl counts every VFIO_IOMMU_MAP_DMA / _UNMAP_DMA over QEMU's
+# whole run, which must equal the events of QEMU's trace the profiler counted (Debian's QEMU:
+# its memory listener's; fastpass's: its ioctls), over the same run.
+# usage: dma-counters.sh FASTPASS FASTPASS-HOOK FASTPASS-QEMU-WRAPPER STOCK-QEMU FASTPASS_QEMU
+set -u
+fp=$(realpath "$1"); hook=$(realpath "$2"); wrapper=$(realpath "$3"); stock=$(realpath "$4")
+fpq=$(realpath "$5")
+. "$(dirname "$0")/libvirt-lib.sh"
+[ -x "$fpq" ] || { echo "SKIP: no fastpass QEMU at $fpq (launcher/qemu/build-qemu builds it)"; exit 77; }
+work=/tmp/fastpass-lab-dma; mkdir -p "$work"; chmod 755 "$work"
+dev=${devs[0]}
+uuid=5e1a7c3b-2d4f-4b6a-9c8e-7f0a1b2c3d4e
+
+T=/sys/kernel/tracing
+mountpoint -q $T || mount -t tracefs none $T
+echo 0 > $T/tracing_on
+echo > $T/kprobe_events
+# VFIO type1 map and unmap ioctls as the kernel sees them (its helpers are inlined): the command
+# and the user's struct (dma_map: iova at +16, size at +24; dma_unmap: iova at +8, size at +16).
+echo "p:fpdma/dma vfio_iommu_type1_ioctl cmd=%si:x32 a8=+u8(%dx):x64 a16=+u16(%dx):x64 a24=+u24(%dx):x64" \
+  >> $T/kprobe_events || { echo "SKIP: vfio_iommu_type1_ioctl cannot be probed here"; exit 77; }
+echo 1 > $T/events/fpdma/enable
+echo 16384 > $T/buffer_size_kb
+
+lab_libvirt_config
+# QEMU 7.2's e1000e resets only on a bus reset (tests/lab/README.md, point 4)
+echo bus > /sys/bus/pci/devices/$dev/reset_method
+hookcfg='"run_dir": "'$work'/run", "log_file": "'$work'/hook.log", "release_mode": "restore", "device_timeout_ms": 60000, "hook_deadline_ms": 120000'
+printf '{%s}\n' "$hookcfg" > "$work/hook.json"
+printf '{%s, "qemu_binary": "%s"}\n' "$hookcfg" "$stock" > "$work/stock.json"
+printf '{%s, "fastpass_qemu": "%s"}\n' "$hookcfg" "$fpq" > "$work/fastpass.json"
+lab_install_hook "$hook" "$work/hook.json"
+libvirtd_up || { echo "libvirtd did not start"; exit 1; }
+
+# kernel NAME: "maps unmaps redundant-maps" the kprobe saw, and NAME.kmaps (iova size per map)
+kernel_counts() {
+  awk '/ dma: / { for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+         if (f["cmd"] == "0x3b71") { m++; print f["a16"], f["a24"] > "/dev/stderr"; if (seen[f["a16"] " " f["a24"]]++) r++ }
+         else if (f["cmd"] == "0x3b72") u++ }
+       END { printf "%d %d %d\n", m, u, r }' "$work/$1.ktrace" 2> "$work/$1.kmaps"
+}
+# trace NAME MAP-EVENT UNMAP-EVENT: "maps unmaps" of QEMU's trace in the domain's log, whole run
+trace_counts() {
+  printf '%d %d\n' "$(grep -c ":$2 " "$work/$1.qlog")" "$(grep -c ":$3 " "$work/$1.qlog")"
+}
+
+declare -A pm pu pr km ku kr
+for q in stock fastpass; do
+  config_script "$work/$q.json" "$wrapper" "$work/qemu-$q"
+  boot_domain_xml lab-dma-$q $uuid "$work/console-$q.log" "" \
+    "<emulator>$work/qemu-$q</emulator>$(hostdev "$dev")" > "$work/$q.xml"
+  log=/var/log/libvirt/qemu/lab-dma-$q.log
+  off=$(stat -c %s "$log" 2>/dev/null || echo 0)
+  echo > $T/trace
+  echo 1 > $T/tracing_on
+  FASTPASS_CONFIG=$work/$q.json "$fp" profile --trace-dma --json --timeout 240 "$work/$q.xml" \
+    > "$work/$q.json.out" 2> "$work/$q.err"; rc=$?
+  sleep 1 # QEMU's last lines reach the log through virtlogd
+  echo 0 > $T/tracing_on
+  cp $T/trace "$work/$q.ktrace"
+  tail -c +$((off + 1)) "$log" > "$work/$q.qlog"
+  check "$q: profile through libvirt, the hook and the wrapper: exit 0" [ $rc -eq 0 ]
+  [ $rc -eq 0 ] || { sed 's/^/     /' "$work/$q.err"; continue; }
+  sed -n '/VFIO DMA calls/p' "$work/$q.err" | sed "s/^ */     $q: /"
+  dma=$(jq -c '.runs[0].vfio_dma' "$work/$q.json.out")
+  read -r pm[$q] pu[$q] pr[$q] <<<"$(jq -r '"\(.map) \(.unmap) \(.remap)"' <<<"$dma")"
+  read -r km[$q] ku[$q] kr[$q] <<<"$(kernel_counts $q)"
+  echo "     $q: profile (exec -> first kernel line) ${pm[$q]} map, ${pu[$q]} unmap, ${pr[$q]} redundant map;" \
+    "kernel (whole run) ${km[$q]} map, ${ku[$q]} unmap, ${kr[$q]} redundant map"
+  awk 'seen[$0]++ { print "     '$q': the kernel was asked again to map iova " $1 " size " $2 }' "$work/$q.kmaps"
+  want=listener events="vfio_listener_region_add_ram vfio_listener_region_del"
+  [ $q = fastpass ] && want=ioctl events="vfio_dma_map_ioctl vfio_dma_unmap_ioctl"
+  check "$q: the profile counted QEMU's $want events ($dma)" \
+    [ "$(jq -r .counted <<<"$dma")" = $want ]
+  check "$q: DMA maps counted (${pm[$q]} > 0)" [ "${pm[$q]}" -gt 0 ]
+  [ $q = fastpass ] && echo "     $q: its memory listener's events, for comparison:" \
+    "$(trace_counts $q vfio_listener_region_add_ram vfio_listener_region_del | sed 's/ / region_add_ram, /') region_del"
+  # shellcheck disable=SC2086
+  t=$(trace_counts $q $events)
+  check "$q: QEMU's trace ($t map/unmap) = the kernel's ioctls (${km[$q]} ${ku[$q]}) over the run" \
+    [ "$t" = "${km[$q]} ${ku[$q]}" ]
+done
+if [ -n "${pm[fastpass]:-}" ] && [ -n "${pm[stock]:-}" ]; then
+  check "fastpass's QEMU: fewer unmaps than Debian's (${pu[fastpass]} < ${pu[stock]})" \
+    [ "${pu[fastpass]}" -lt "${pu[stock]}" ]
+  check "fastpass's QEMU: fewer redundant maps than Debian's (${pr[fastpass]} < ${pr[stock]})" \
+    [ "${pr[fastpass]}" -lt "${pr[stock]}" ]
+  # x-keep-dma-maps: the RAM above 1 MiB is pinned once (the patch's promise), seen by the kernel
+  above=$(while read -r iova size; do [ $((iova)) -ge $((1 << 20)) ] && echo "$iova $size"; done \
+    < "$work/fastpass.kmaps" | sort | uniq -d)
+  check "fastpass's QEMU: no IOVA range at or above 1 MiB mapped twice${above:+ ($above)}" [ -z "$above" ]
+fi
+check "$dev released back to e1000e (restore)" [ "$(drv $dev)" = e1000e ]
+echo 0 > $T/events/fpdma/enable
+echo > $T/kprobe_events
+finish
