@@ -40,11 +40,13 @@ else
   want_qemu=/usr/bin/qemu-system-x86_64
   echo "     SKIP (part): no fastpass-qemu-system package (launcher/qemu/build-deb; lab/debs builds it when launcher/qemu/build-qemu has built QEMU): the domains run Debian's QEMU"
 fi
-# PID NAME: QEMU of domain NAME is the one the wrapper should run ($want_qemu) and, when that is
-# fastpass's, runs with its fast-boot properties, recorded in the domain's timeline.
+# PID NAME UUID [DEBIAN_QEMU]: QEMU of domain NAME is the one the wrapper should run (fastpass's
+# when installed, else DEBIAN_QEMU, by default $want_qemu) and, when that is fastpass's, runs
+# with its fast-boot properties, recorded in the domain's timeline.
 qemu_is_wanted() {
-  local exe; exe=$(readlink /proc/${1:-0}/exe)
-  [ "$exe" = "$want_qemu" ]; verdict "$2: QEMU is $want_qemu ($exe)"
+  local exe want=$want_qemu; exe=$(readlink /proc/${1:-0}/exe)
+  [ -n "$qdeb" ] || want=${4:-$want_qemu}
+  [ "$exe" = "$want" ]; verdict "$2: QEMU is $want ($exe)"
   [ -n "$qdeb" ] || return 0
   tr '\0' ' ' < /proc/${1:-0}/cmdline | grep -q -- '-global vfio-pci.x-skip-first-reset=on'; verdict "$2: fastpass's QEMU runs with -global vfio-pci.x-skip-first-reset=on (the wrapper's capability probe)"
   grep -q 'vfio-pci: x-skip-first-reset=on' "/run/fastpass/timeline/$3.qemu.json" 2>/dev/null; verdict "$2: the domain's timeline records the fast-boot properties"
@@ -62,7 +64,7 @@ start_in_slot() {
 }
 
 dpkg -i "$deb" $qdeb > "$work/install.out" 2>&1; rc=$?
-[ $rc -eq 0 ]; verdict "dpkg -i $(basename "$deb") $(basename "${qdeb:-}"): exit 0"
+[ $rc -eq 0 ]; verdict "dpkg -i $(basename "$deb")${qdeb:+ $(basename "$qdeb")}: exit 0"
 if [ -n "$qdeb" ]; then
   dpkg -s fastpass-qemu-system 2>/dev/null | grep -q '^Status: install ok installed' && [ -x $fpq ]
   verdict "fastpass-qemu-system installed: $fpq"
@@ -109,7 +111,8 @@ if [ -n "$nova" ]; then
   state "Nova-shaped domain, before start"
   start_in_slot instance-00000001 "$work/nova.xml" "$nuuid" "$nova" \
     "Nova-shaped domain (managed='yes', numatune, hugepages) through the host-wide wrapper"
-  qemu_is_wanted "$pid" instance-00000001 "$nuuid"
+  # Host-wide wrapping without fastpass's QEMU runs Debian's under its diverted name.
+  qemu_is_wanted "$pid" instance-00000001 "$nuuid" $qemu.distrib
   state "Nova-shaped domain, running"
   virsh destroy instance-00000001 > /dev/null 2>&1
   [ "$(drv $nova)" = e1000e ] && [ ! -e /run/fastpass/devices/$nova.json ]; verdict "destroy: the managed device is back on e1000e, no claim"
@@ -126,7 +129,7 @@ dpkg -s fastpass 2>/dev/null | grep -Eq '^Status: (install|deinstall) ok install
 kill $holder; wait $holder 2>/dev/null
 
 dpkg -r fastpass ${qdeb:+fastpass-qemu-system} > "$work/remove2.out" 2>&1; rc=$?
-[ $rc -eq 0 ]; verdict "dpkg -r fastpass ${qdeb:+fastpass-qemu-system}: exit 0"
+[ $rc -eq 0 ]; verdict "dpkg -r fastpass${qdeb:+ fastpass-qemu-system}: exit 0"
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/remove2.out"
 state "removed"
 check "$dev back on e1000e" [ "$(drv $dev)" = e1000e ]
