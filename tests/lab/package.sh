@@ -13,9 +13,14 @@
 #     device back on e1000e.
 #  5. dpkg -r: the device back on e1000e, no claim, no slot, nr_hugepages as before the
 #     install, no hook, QEMU unwrapped; the conffile stays. dpkg -P: /etc/fastpass gone.
-# usage: package.sh DEB
+# With QEMU_DEB (fastpass-qemu-system, launcher/qemu/build-deb) it is installed together with
+# fastpass's package: the wrapper then runs it for both domains (no qemu_binary configured: the
+# package's fastpass_qemu default), and removing it removes it, Debian's QEMU unchanged throughout.
+# Without it those checks are skipped, saying so, and the domains run Debian's QEMU.
+# usage: package.sh DEB [QEMU_DEB]
 set -u
 deb=$(realpath "$1")
+qdeb=${2:+$(realpath "$2")}
 . "$(dirname "$0")/libvirt-lib.sh"
 work=/tmp/fastpass-lab; mkdir -p "$work"
 lab_libvirt_config
@@ -26,6 +31,26 @@ nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 nr0=$(cat $nr)
 state() { echo "     [$1] $dev: $(drv $dev); claims: $(ls /run/fastpass/devices 2>/dev/null | tr '\n' ' '); pool: $(ls /dev/hugepages/fastpass 2>/dev/null | sed 's/slot-[0-9]*\.n-\?[0-9]*\.s[0-9]*\.g[0-9]*\.//' | tr '\n' ' '); nr_hugepages: $(cat $nr)"; }
 state "before install"
+fpq=/usr/libexec/fastpass/qemu-system-x86_64
+debian_qemu_sum=$(md5sum < /usr/bin/qemu-system-x86_64)
+if [ -n "$qdeb" ]; then
+  want_qemu=$fpq
+  echo "     fastpass's QEMU: $(basename "$qdeb"), installed with fastpass's package"
+else
+  want_qemu=/usr/bin/qemu-system-x86_64
+  echo "     SKIP (part): no fastpass-qemu-system package (launcher/qemu/build-deb; lab/debs builds it when launcher/qemu/build-qemu has built QEMU): the domains run Debian's QEMU"
+fi
+# PID NAME UUID [DEBIAN_QEMU]: QEMU of domain NAME is the one the wrapper should run (fastpass's
+# when installed, else DEBIAN_QEMU, by default $want_qemu) and, when that is fastpass's, runs
+# with its fast-boot properties, recorded in the domain's timeline.
+qemu_is_wanted() {
+  local exe want=$want_qemu; exe=$(readlink /proc/${1:-0}/exe)
+  [ -n "$qdeb" ] || want=${4:-$want_qemu}
+  [ "$exe" = "$want" ]; verdict "$2: QEMU is $want ($exe)"
+  [ -n "$qdeb" ] || return 0
+  tr '\0' ' ' < /proc/${1:-0}/cmdline | grep -q -- '-global vfio-pci.x-skip-first-reset=on'; verdict "$2: fastpass's QEMU runs with -global vfio-pci.x-skip-first-reset=on (the wrapper's capability probe)"
+  grep -q 'vfio-pci: x-skip-first-reset=on' "/run/fastpass/timeline/$3.qemu.json" 2>/dev/null; verdict "$2: the domain's timeline records the fast-boot properties"
+}
 # NAME XML UUID DEV WHAT: virsh create; the domain runs, the hook put DEV on vfio-pci and QEMU's
 # RAM is the pool slot claimed for UUID. $pid: its QEMU.
 start_in_slot() {
@@ -38,8 +63,14 @@ start_in_slot() {
   tr '\0' ' ' < /proc/${pid:-0}/cmdline | grep -q "/dev/hugepages/fastpass/claim-$uuid"; verdict "$name: QEMU's RAM is the pool slot claimed for the domain"
 }
 
-dpkg -i "$deb" > "$work/install.out" 2>&1; rc=$?
-[ $rc -eq 0 ]; verdict "dpkg -i: exit 0"
+dpkg -i "$deb" $qdeb > "$work/install.out" 2>&1; rc=$?
+[ $rc -eq 0 ]; verdict "dpkg -i $(basename "$deb")${qdeb:+ $(basename "$qdeb")}: exit 0"
+if [ -n "$qdeb" ]; then
+  dpkg -s fastpass-qemu-system 2>/dev/null | grep -q '^Status: install ok installed' && [ -x $fpq ]
+  verdict "fastpass-qemu-system installed: $fpq"
+  $fpq -version | grep -qx 'fastpass QEMU patch series [0-9]*'; verdict "$fpq -version names the fastpass series"
+  [ "$(fastpass config qemu_binary 2>/dev/null)" = $fpq ]; verdict "fastpass config qemu_binary: $fpq (the package's fastpass_qemu default, nothing configured)"
+fi
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/install.out"
 grep -q "systemctl restart libvirtd" "$work/install.out"; verdict "the package says to restart libvirtd"
 [ -f /etc/libvirt/hooks/qemu.d/fastpass ] && [ ! -L /etc/libvirt/hooks/qemu.d/fastpass ] &&
@@ -55,6 +86,7 @@ lab_domain lab-pkg "<uuid>$uuid</uuid><memoryBacking><hugepages><page size='2048
 start_in_slot lab-pkg "$work/pkg.xml" "$uuid" "$dev" "virsh create (hostdev, hugepages, the packaged wrapper)"
 [ "$(ps -o user= -p "${pid:-0}")" = libvirt-qemu ]; verdict "QEMU runs as libvirt-qemu"
 grep -q "/dev/hugepages/fastpass/claim-$uuid" /proc/${pid:-0}/maps; verdict "QEMU (as libvirt-qemu) maps the slot"
+qemu_is_wanted "$pid" lab-pkg "$uuid"
 state "running"
 
 virsh destroy lab-pkg > /dev/null 2>&1
@@ -79,6 +111,8 @@ if [ -n "$nova" ]; then
   state "Nova-shaped domain, before start"
   start_in_slot instance-00000001 "$work/nova.xml" "$nuuid" "$nova" \
     "Nova-shaped domain (managed='yes', numatune, hugepages) through the host-wide wrapper"
+  # Host-wide wrapping without fastpass's QEMU runs Debian's under its diverted name.
+  qemu_is_wanted "$pid" instance-00000001 "$nuuid" $qemu.distrib
   state "Nova-shaped domain, running"
   virsh destroy instance-00000001 > /dev/null 2>&1
   [ "$(drv $nova)" = e1000e ] && [ ! -e /run/fastpass/devices/$nova.json ]; verdict "destroy: the managed device is back on e1000e, no claim"
@@ -94,8 +128,8 @@ grep "fastpass: not removed" "$work/remove1.out" | sed 's/^/     /'
 dpkg -s fastpass 2>/dev/null | grep -Eq '^Status: (install|deinstall) ok installed' && [ "$(drv $dev)" = vfio-pci ] && [ -f /etc/libvirt/hooks/qemu.d/fastpass ]; verdict "refused: the package, hook and device as they were"
 kill $holder; wait $holder 2>/dev/null
 
-dpkg -r fastpass > "$work/remove2.out" 2>&1; rc=$?
-[ $rc -eq 0 ]; verdict "dpkg -r: exit 0"
+dpkg -r fastpass ${qdeb:+fastpass-qemu-system} > "$work/remove2.out" 2>&1; rc=$?
+[ $rc -eq 0 ]; verdict "dpkg -r fastpass${qdeb:+ fastpass-qemu-system}: exit 0"
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/remove2.out"
 state "removed"
 check "$dev back on e1000e" [ "$(drv $dev)" = e1000e ]
@@ -106,7 +140,12 @@ check "nr_hugepages back to $nr0" [ "$(cat $nr)" -eq "$nr0" ]
 if [ -n "$nova" ]; then
   [ ! -L $qemu ] && [ -x $qemu ] && [ ! -e $qemu.distrib ] && ! dpkg-divert --list $qemu | grep -q .; verdict "host-wide wrapping undone: $qemu is Debian's binary again, no diversion"
 fi
+if [ -n "$qdeb" ]; then
+  ! dpkg -s fastpass-qemu-system 2>/dev/null | grep -q '^Status: install ok installed' && [ ! -e $fpq ] && [ ! -e /usr/libexec/fastpass ]
+  verdict "fastpass-qemu-system removed: no $fpq, no /usr/libexec/fastpass"
+fi
+[ "$(md5sum < /usr/bin/qemu-system-x86_64)" = "$debian_qemu_sum" ]; verdict "Debian's /usr/bin/qemu-system-x86_64 as it was before the install"
 check "the conffile stays after remove" [ -f /etc/fastpass/fastpass.json ]
-dpkg -P fastpass > /dev/null 2>&1; rc=$?
+dpkg -P fastpass ${qdeb:+fastpass-qemu-system} > /dev/null 2>&1; rc=$?
 [ $rc -eq 0 ] && [ ! -e /etc/fastpass ]; verdict "dpkg -P: /etc/fastpass gone"
 finish
