@@ -20,16 +20,8 @@ mem_mib=4096
 above=$((mem_mib * 1024 * 1024 - 0x80000000))
 want_iova=0x100000000 want_size=$(printf '0x%x' $above)
 
-T=/sys/kernel/tracing
-mountpoint -q $T || mount -t tracefs none $T
-echo 0 > $T/tracing_on
-echo > $T/kprobe_events
-# VFIO type1 map and unmap ioctls as the kernel sees them (its helpers are inlined): the command
-# and the user's struct (dma_map: iova at +16, size at +24; dma_unmap: iova at +8, size at +16).
-echo "p:fpdma/dma vfio_iommu_type1_ioctl cmd=%si:x32 a8=+u8(%dx):x64 a16=+u16(%dx):x64 a24=+u24(%dx):x64" \
-  >> $T/kprobe_events || { echo "SKIP: vfio_iommu_type1_ioctl cannot be probed here"; exit 77; }
-echo 1 > $T/events/fpdma/enable
-echo 16384 > $T/buffer_size_kb
+. "$(dirname "${BASH_SOURCE[0]}")/dma-kprobe.sh"
+dma_kprobe_on
 
 modprobe vfio-pci
 # QEMU 7.2's e1000e resets only on a bus reset (tests/lab/README.md, point 4)

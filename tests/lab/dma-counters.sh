@@ -17,16 +17,8 @@ work=/tmp/fastpass-lab-dma; mkdir -p "$work"; chmod 755 "$work"
 dev=${devs[0]}
 uuid=5e1a7c3b-2d4f-4b6a-9c8e-7f0a1b2c3d4e
 
-T=/sys/kernel/tracing
-mountpoint -q $T || mount -t tracefs none $T
-echo 0 > $T/tracing_on
-echo > $T/kprobe_events
-# VFIO type1 map and unmap ioctls as the kernel sees them (its helpers are inlined): the command
-# and the user's struct (dma_map: iova at +16, size at +24; dma_unmap: iova at +8, size at +16).
-echo "p:fpdma/dma vfio_iommu_type1_ioctl cmd=%si:x32 a8=+u8(%dx):x64 a16=+u16(%dx):x64 a24=+u24(%dx):x64" \
-  >> $T/kprobe_events || { echo "SKIP: vfio_iommu_type1_ioctl cannot be probed here"; exit 77; }
-echo 1 > $T/events/fpdma/enable
-echo 16384 > $T/buffer_size_kb
+. "$(dirname "${BASH_SOURCE[0]}")/dma-kprobe.sh"
+dma_kprobe_on
 
 lab_libvirt_config
 # QEMU 7.2's e1000e resets only on a bus reset (tests/lab/README.md, point 4)
