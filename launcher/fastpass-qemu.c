@@ -94,7 +94,7 @@ main(int argc, char **argv)
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *why = NULL, *slot = NULL, *line = NULL;
+    g_autofree char *why = NULL, *slot = NULL;
     char *qemu;
     FpQemuGuest guest;
     FpQemuCaps caps = {0};
@@ -166,16 +166,15 @@ main(int argc, char **argv)
         fprintf(stderr, "fastpass-qemu: command line left unchanged: %s\n", why);
     }
     /* Where the timeline file cannot be written (under AppArmor the domain's profile does not
-     * name it: granting it would cost every start another profile compile), the same event goes
-     * to the domain's log, where `fastpass profile` finds it. */
-    json_object_object_add(ev, "event", json_object_new_string("qemu-exec"));
-    json_object_object_add(ev, "time_us", json_object_new_int64(g_get_real_time()));
-    line = g_strdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+     * name it: granting it would cost every start another profile compile), the same event (as
+     * fp_timeline_add completed it) goes to the domain's log, where `fastpass profile` finds it. */
+    json_object_get(ev);
     if (!fp_timeline_add(config->run_dir, guest.uuid, guest.name, "qemu", "qemu-exec", ev, TRUE,
                          &error))
         fprintf(stderr,
                 "fastpass-qemu: cannot record the timeline: %s\n" FP_TIMELINE_LOG_MARK "%s\n",
-                error->message, line);
+                error->message, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+    json_object_put(ev);
     fflush(stderr);
     run_qemu(qemu, new_argv ? new_argv : argv);
     return 1;

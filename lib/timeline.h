@@ -21,7 +21,8 @@ char *fp_timeline_path(const char *run_dir, const char *uuid, const char *name, 
 /* Root, before QEMU starts: a fresh empty file for SOURCE, owned by UID:GID, mode 0600. */
 gboolean fp_timeline_give(const char *run_dir, const char *uuid, const char *name,
                           const char *source, uid_t uid, gid_t gid, GError **error);
-/* Appends EVENT (takes ownership of FIELDS; "event" and "time_us" (CLOCK_REALTIME) are added).
+/* Appends EVENT (takes ownership of FIELDS; "event" and "time_us" (CLOCK_REALTIME) are added to
+ * it first, also when the append then fails).
  * FRESH starts the file anew (the first event of a start). A caller that does not own the
  * timeline directory writes only a file already given to it. */
 gboolean fp_timeline_add(const char *run_dir, const char *uuid, const char *name,
