@@ -105,6 +105,40 @@ device_list(const FpDomain *dom, gboolean managed)
     return addrs;
 }
 
+static gboolean
+listed_in(const GArray *addrs, const FpPciAddr *a)
+{
+    for (guint i = 0; i < addrs->len; i++) {
+        if (fp_pci_addr_equal(&g_array_index(addrs, FpPciAddr, i), a))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Devices the domain with UUID claims that its live XML no longer names (hot-unplugged). */
+static GArray *
+unplugged_claims(FpHookCtx *ctx, const char *uuid, const GArray *unmanaged, const GArray *managed)
+{
+    GArray *addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) mine = NULL;
+
+    if (!uuid)
+        return addrs;
+    if (!(mine = fp_prep_claimed_by(ctx->config->run_dir, uuid, &error))) {
+        say(ctx, G_LOG_LEVEL_WARNING, "release: %s", error->message);
+        return addrs;
+    }
+    for (guint i = 0; i < mine->len; i++) {
+        FpPciAddr a;
+
+        if (fp_pci_addr_parse(g_ptr_array_index(mine, i), &a, NULL) && !listed_in(unmanaged, &a) &&
+            !listed_in(managed, &a))
+            g_array_append_val(addrs, a);
+    }
+    return addrs;
+}
+
 /* The name of the file recording hugepages added for a domain: its UUID, or a digest of its
  * name (names are not safe in paths). */
 static char *
@@ -346,9 +380,19 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
     g_array_append_vals(all, managed->data, managed->len);
     if (all->len) {
+        g_autofree char *uuid = fp_domain_uuid(dom);
         FpPrepOptions o = prep_options(ctx, name, FP_RELEASE_WARM);
         gint64 devices_begin = g_get_real_time();
-        g_autoptr(FpPrepReport) report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
+        g_autoptr(FpPrepReport) report = NULL;
+
+        /* Who else uses a device: looked at here, before libvirt's own check, which comes
+         * after this hook; the domain's own status file is not "someone else". */
+        o.owner_uuid = uuid;
+        o.proc_root = ctx->config->proc_root;
+        o.dev_root = ctx->config->dev_root;
+        o.status_dir = ctx->config->libvirt_status_dir;
+        o.host_allowed = (const char *const *)ctx->config->host_devices_allowed;
+        report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
 
         json_object_object_add(ev, "devices_begin_us", json_object_new_int64(devices_begin));
         json_object_object_add(ev, "devices_end_us", json_object_new_int64(g_get_real_time()));
@@ -399,6 +443,8 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
     g_autoptr(GArray) unmanaged = device_list(dom, FALSE);
     g_autoptr(GArray) managed = device_list(dom, TRUE);
     g_autofree char *name = fp_domain_name(dom);
+    g_autofree char *dom_uuid = fp_domain_uuid(dom);
+    g_autoptr(GArray) unplugged = unplugged_claims(ctx, dom_uuid, unmanaged, managed);
     gboolean ok = TRUE;
     struct {
         GArray *addrs;
@@ -407,7 +453,10 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
                 /* managed='yes' means back to the host driver at stop. libvirt does that only for
                  * a device it moved to vfio-pci itself; this hook moved it first, so libvirt left
                  * it there: the hook gives it back (nothing to do where libvirt already did). */
-                {managed, FP_RELEASE_RESTORE}};
+                {managed, FP_RELEASE_RESTORE},
+                /* Claimed at start, hot-unplugged since (gone from the live XML): back to the
+                 * host driver, so that no claim outlives its domain. */
+                {unplugged, FP_RELEASE_RESTORE}};
 
     for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
         FpPrepOptions o = prep_options(ctx, name, sets[i].mode);
@@ -415,6 +464,10 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
 
         if (!sets[i].addrs->len)
             continue;
+        o.owner_uuid = dom_uuid;
+        o.proc_root = ctx->config->proc_root;
+        o.dev_root = ctx->config->dev_root;
+        o.status_dir = ctx->config->libvirt_status_dir;
         report = fp_prep_release((FpPciAddr *)sets[i].addrs->data, sets[i].addrs->len, &o);
         log_report(ctx, report);
         if (!report->ok && ok) {
