@@ -381,6 +381,12 @@ admit(Run *run, FpPrepReport *report, const FpPciAddr *addrs, guint n, AdmitFor 
             ok = FALSE;
             continue;
         }
+        if (what == ADMIT_RECOVER && !d->state_exists) {
+            /* Only a lock file or an unfinished write: removed when it is unlocked. */
+            d->status = FP_DEV_LEFT;
+            note_step(run, d, "left", "no claim: leftover lock or unfinished write removed");
+            continue;
+        }
         if (what != ADMIT_PREPARE && !d->state_exists) {
             refuse(d, "%s was not prepared by fastpass (nothing to release)", d->bdf);
             ok = FALSE;
@@ -734,7 +740,7 @@ recover(const FpPrepOptions *opts, gboolean only_preparing, const FpPciAddr *exc
     Run run = {0};
     FpPrepReport *report = new_report("recover", &run, opts);
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) claims = fp_claim_list(opts->run_dir, &error);
+    g_autoptr(GPtrArray) claims = fp_claim_list(opts->run_dir, TRUE, &error);
     g_autoptr(GPtrArray) running = NULL;
     g_autoptr(GArray) addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
     FpPrepOptions o = *opts;
@@ -800,7 +806,7 @@ recover(const FpPrepOptions *opts, gboolean only_preparing, const FpPciAddr *exc
 GPtrArray *
 fp_prep_claimed_by(const char *run_dir, const char *uuid, GError **error)
 {
-    g_autoptr(GPtrArray) claims = fp_claim_list(run_dir, error);
+    g_autoptr(GPtrArray) claims = fp_claim_list(run_dir, FALSE, error);
     g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func(g_free);
 
     if (!claims)
