@@ -392,6 +392,12 @@ admit(Run *run, FpPrepReport *report, const FpPciAddr *addrs, guint n, AdmitFor 
             ok = FALSE;
             continue;
         }
+        if (what == ADMIT_RELEASE && opts->owner && !d->state.owner) {
+            /* Free (warm): this domain never got it, e.g. its start was refused. */
+            d->status = FP_DEV_LEFT;
+            note_step(run, d, "left", "free: not held by this domain");
+            continue;
+        }
         if (what == ADMIT_RELEASE && opts->owner && d->state.owner &&
             !same_owner(&d->state, opts)) {
             refuse_other_owner(d, opts, FALSE);

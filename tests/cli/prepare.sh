@@ -250,6 +250,19 @@ grep -Eq '"uuid": ?"11111111-2222-4333-8444-555555555555"' "$run/devices/$g.json
 rel --owner vm7 --uuid 11111111-2222-4333-8444-555555555555 --mode restore $g > /dev/null; rc=$?
 check "release by the same name and UUID: exit 0, back on nvidia" [ $rc -eq 0 -a "$(drv $g)" = nvidia ]
 
+# A device the host used when it was taken (allowed by host_devices_allowed; its claim says so)
+# is never kept warm: a warm release gives it back to its driver.
+prep --owner vmh $g > /dev/null
+sed -i 's/"phase"/"host_use": "mounted filesystem \/data (sdb1)", "phase"/' "$run/devices/$g.json"
+rel --owner vmh --mode warm $g > /dev/null; rc=$?
+[ $rc -eq 0 ] && [ "$(drv $g)" = nvidia ] && [ -z "$(claimed $g)" ]; verdict "host's device at a warm release: back on nvidia, claim gone"
+# A free warm device is not released by a domain that never held it (its start was refused).
+prep --owner vmh $g > /dev/null && rel --owner vmh --mode warm $g > /dev/null
+before=$(resets $g)
+rel --owner vm-refused --mode warm $g > "$work/out"; rc=$?
+[ $rc -eq 0 ] && [ "$(resets $g)" -eq "$before" ] && grep -q "left" "$work/out"; verdict "free warm device, release by a domain that never held it: left alone, not reset"
+rel --mode restore $g > /dev/null
+
 # --- an emptied reset_method (F8) ---------------------------------------------------------------
 echo > "$sys/bus/pci/devices/$g/reset_method"
 before=$(resets $g)
