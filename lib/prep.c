@@ -552,7 +552,8 @@ save_intent(Run *run, FpPrepDevice *d, GError **error)
     const FpPrepOptions *opts = run->opts;
 
     copy_state(&d->old, &d->state);
-    d->old_exists = d->state_exists && d->state.phase != FP_CLAIM_PREPARING;
+    /* An abandoned "preparing" claim is kept too: it may be all that knows the driver. */
+    d->old_exists = d->state_exists;
     /* Where it came from, unless an earlier run already knew it: a device on vfio-pci without
      * a claim (nobody holds it: checked) goes back to vfio-pci. */
     if (!d->state_exists) {
@@ -828,6 +829,30 @@ fp_prep_claimed_by(const char *run_dir, const char *uuid, GError **error)
         fp_claim_state_clear(&st);
     }
     return g_steal_pointer(&mine);
+}
+
+const char *
+fp_prep_device_bdf(const FpPrepDevice *d)
+{
+    return d->bdf;
+}
+
+FpDevStatus
+fp_prep_device_status(const FpPrepDevice *d)
+{
+    return d->status;
+}
+
+const GError *
+fp_prep_device_error(const FpPrepDevice *d)
+{
+    return d->error;
+}
+
+const GArray *
+fp_prep_device_steps(const FpPrepDevice *d)
+{
+    return d->steps;
 }
 
 const char *
