@@ -331,6 +331,21 @@ if command -v strace >/dev/null; then
 else
   echo "note: no strace; the kills around the claim write are not run"
 fi
+# A claim save that fails: before the first sysfs write (nothing changes), or after the device
+# moved (it goes back; the claim written ahead is what knew where to).
+if command -v strace >/dev/null; then
+  : > "$sys/fakesys.log"
+  strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=1 \
+    "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2> "$work/err"; rc=$?
+  msg=$(cat "$work/err")
+  [ $rc -eq 1 ] && grep -q "cannot record the claim before moving it" "$work/err" && [ ! -s "$sys/fakesys.log" ] && [ "$(drv $c)" = nvidia ] && [ -z "$(claimed $c)" ]
+  verdict "write-ahead save fails: refused, no sysfs write at all, no claim ($msg)"
+  strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=2 \
+    "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2> "$work/err"; rc=$?
+  msg=$(cat "$work/err")
+  [ $rc -eq 1 ] && [ "$(drv $c)" = nvidia ] && [ "$(override $c)" = "(null)" ] && [ -z "$(claimed $c)" ]
+  verdict "final claim save fails: refused, put back on nvidia, override cleared, no claim ($msg)"
+fi
 # A dead prepare's half-way claim is undone by the next prepare of any domain.
 "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2>&1 & p=$!
 kill_when_writing $p "drivers/nvidia/unbind"; killed=$?; wait $p 2>/dev/null
