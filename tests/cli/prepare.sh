@@ -366,6 +366,22 @@ recover --json > "$work/out"; rc=$?
 [ $rc -eq 0 ] && [ "$(drv $c)" = nvidia ] && [ -z "$(claimed $c)" ] && grep -Eq '"action": ?"recover"' "$work/out"; verdict "recover --json: the stopped domain's device back on nvidia"
 
 # --- the host's own devices (F9) ----------------------------------------------------------------
+# A disk controller whose disk carries the number of the filesystem this host has mounted on /.
+read -r mm mp < <(awk '$5=="/" {print $3, $5; exit}' /proc/self/mountinfo)
+printf '{"reset_ms": 200, "devices": [{"bdf": "0000:00:17.0", "class": "0x010601", "iommu_group": 3, "driver": "ahci", "reset_method": "flr", "block": "sda %s"}]}\n' "$mm" > "$work/topology-host.json"
+sys=$work/host; run=$work/run-host; h=0000:00:17.0
+mount_fakesys "$work/topology-host.json" "$sys"
+: > "$sys/fakesys.log"
+prep $h > /dev/null 2> "$work/err"; rc=$?
+msg=$(cat "$work/err")
+[ $rc -eq 1 ] && [ "$(wc -l < "$work/err")" -eq 1 ] && grep -qF "$h holds the host's mounted filesystem $mp (sda): refusing to unbind it; allow it with host_devices_allowed" "$work/err"; verdict "fakesys: controller of the host's / refused, one line ($msg)"
+check "fakesys: host's controller untouched (ahci, no sysfs write, no claim)" [ "$(drv $h)" = ahci -a ! -s "$sys/fakesys.log" -a -z "$(claimed $h)" ]
+printf '{"dev_root": "%s", "libvirt_status_dir": "%s", "host_devices_allowed": ["%s"]}\n' "$dev" "$status" "$h" > "$work/allow.json"
+FASTPASS_CONFIG=$work/allow.json prep --owner vmh $h > /dev/null 2> "$work/err"; rc=$?
+[ $rc -eq 0 ] && [ "$(drv $h)" = vfio-pci ] && grep -q '"host_use"' "$run/devices/$h.json"; verdict "fakesys: allowed by host_devices_allowed: prepared, the claim records the host's use"
+FASTPASS_CONFIG=$work/allow.json rel --owner vmh --mode warm $h > /dev/null; rc=$?
+[ $rc -eq 0 ] && [ "$(drv $h)" = ahci ] && [ -z "$(claimed $h)" ]; verdict "fakesys: the host's controller is never kept warm: back on ahci at a warm release"
+
 # A plain directory stands for sysfs here: a refusal reads only, and the emulator has no disks.
 # The disk below the controller carries the number of a filesystem this host has mounted.
 plain=$work/plain; run=$work/run-plain; h=0000:00:17.0
