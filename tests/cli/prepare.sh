@@ -364,6 +364,15 @@ recover > /dev/null 2> "$work/err"; rc=$?
 kill $holder; wait $holder 2>/dev/null; rm -f "$dev/vfio/40"
 recover --json > "$work/out"; rc=$?
 [ $rc -eq 0 ] && [ "$(drv $c)" = nvidia ] && [ -z "$(claimed $c)" ] && grep -Eq '"action": ?"recover"' "$work/out"; verdict "recover --json: the stopped domain's device back on nvidia"
+# The lock file goes with the claim; a prepare that was waiting on it locks the new one.
+prep --owner vmz $c > /dev/null
+rel --owner vmz --mode restore $c > /dev/null & r=$!
+sleep 0.5
+prep --owner vmy $c > /dev/null 2> "$work/err"; rc=$?
+wait $r
+[ $rc -eq 0 ] && [ "$(drv $c)" = vfio-pci ] && grep -q '"vmy"' "$run/devices/$c.json" && [ -e "$run/devices/$c.lock" ]; verdict "a prepare waiting while a release removes the lock file: locks the new one (claim and lock file there)"
+rel --mode restore $c > /dev/null
+check "after the last restore release: devices/ is empty" [ -z "$(ls "$run/devices")" ]
 
 # --- the host's own devices (F9) ----------------------------------------------------------------
 # A disk controller whose disk carries the number of the filesystem this host has mounted on /.
