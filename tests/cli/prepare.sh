@@ -97,6 +97,9 @@ prep --domain "$work/dec.xml" > /dev/null 2> "$work/err"; rc=$?
 [ $rc -eq 0 ] && [ "$(drv 0000:41:00.0)" = vfio-pci ] && [ -e "$run/devices/0000:41:00.0.json" ]; verdict "--domain with bus='65': read as decimal, 0000:41:00.0 prepared"
 rel --domain "$work/dec.xml" --mode restore > /dev/null
 check "--domain with bus='65': released back to nvidia" [ "$(drv 0000:41:00.0)" = nvidia ]
+sed "s/bus='65'/bus='16'/" "$work/dec.xml" > "$work/dec16.xml"
+prep --domain "$work/dec16.xml" > /dev/null 2> "$work/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "0000:10:00.0: no such PCI device" "$work/err"; verdict "--domain with bus='16': bus 0x10 as libvirt reads it (not 0x16)"
 
 # Without options the CLI takes sysfs_root, run_dir and release_mode from the hook's configuration.
 printf '{"sysfs_root": "%s", "run_dir": "%s", "release_mode": "restore"}\n' "$sys" "$run" > "$work/fastpass.json"
