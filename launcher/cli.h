@@ -41,6 +41,7 @@ int fp_cmd_tune(int argc, char **argv);
 int fp_cmd_lint(int argc, char **argv);
 int fp_cmd_prepare(int argc, char **argv);
 int fp_cmd_release(int argc, char **argv);
+int fp_cmd_recover(int argc, char **argv);
 int fp_cmd_pool(int argc, char **argv);
 int fp_cmd_profile(int argc, char **argv);
 int fp_cmd_profile_chart(int argc, char **argv);

@@ -21,6 +21,9 @@ fp_config_new(void)
 
     c->sysfs_root = g_strdup("/sys");
     c->proc_root = g_strdup("/proc");
+    c->dev_root = g_strdup("/dev");
+    c->libvirt_status_dir = g_strdup("/run/libvirt/qemu");
+    c->host_devices_allowed = g_new0(char *, 1);
     c->run_dir = g_strdup("/run/fastpass");
     c->device_timeout_ms = 10000;
     c->hook_deadline_ms = 30000;
@@ -46,6 +49,9 @@ fp_config_free(FpConfig *config)
         return;
     g_free(config->sysfs_root);
     g_free(config->proc_root);
+    g_free(config->dev_root);
+    g_free(config->libvirt_status_dir);
+    g_strfreev(config->host_devices_allowed);
     g_free(config->run_dir);
     g_free(config->log_level);
     g_free(config->log_file);
@@ -57,7 +63,7 @@ fp_config_free(FpConfig *config)
     g_free(config);
 }
 
-typedef enum { KEY_PATH, KEY_NAME, KEY_MS, KEY_COUNT, KEY_BOOL, KEY_CHOICE } KeyKind;
+typedef enum { KEY_PATH, KEY_NAME, KEY_MS, KEY_COUNT, KEY_BOOL, KEY_CHOICE, KEY_BDF_LIST } KeyKind;
 
 typedef struct {
     const char *name;
@@ -72,6 +78,9 @@ static const char *const log_levels[] = {"debug", "info", "warning", NULL};
 static const Key keys[] = {
     {"sysfs_root", KEY_PATH, G_STRUCT_OFFSET(FpConfig, sysfs_root), NULL},
     {"proc_root", KEY_PATH, G_STRUCT_OFFSET(FpConfig, proc_root), NULL},
+    {"dev_root", KEY_PATH, G_STRUCT_OFFSET(FpConfig, dev_root), NULL},
+    {"libvirt_status_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, libvirt_status_dir), NULL},
+    {"host_devices_allowed", KEY_BDF_LIST, G_STRUCT_OFFSET(FpConfig, host_devices_allowed), NULL},
     {"run_dir", KEY_PATH, G_STRUCT_OFFSET(FpConfig, run_dir), NULL},
     {"device_timeout_ms", KEY_MS, G_STRUCT_OFFSET(FpConfig, device_timeout_ms), NULL},
     {"hook_deadline_ms", KEY_MS, G_STRUCT_OFFSET(FpConfig, hook_deadline_ms), NULL},
@@ -90,6 +99,38 @@ static const Key keys[] = {
     {"apparmor_helper", KEY_PATH, G_STRUCT_OFFSET(FpConfig, apparmor_helper), NULL},
 };
 
+/* A JSON array of PCI addresses, each checked and kept in canonical form. */
+static gboolean
+set_bdf_list(char ***field, const char *name, json_object *v, const char *path, GError **error)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+
+    if (!json_object_is_type(v, json_type_array)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "%s: \"%s\" must be a list of PCI addresses (DDDD:BB:DD.F)", path, name);
+        return FALSE;
+    }
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        json_object *item = json_object_array_get_idx(v, i);
+        FpPciAddr addr;
+        char bdf[FP_PCI_ADDR_STRLEN];
+
+        if (!json_object_is_type(item, json_type_string) ||
+            !fp_pci_addr_parse(json_object_get_string(item), &addr, NULL)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                        "%s: \"%s\" item %zu is not a PCI address (DDDD:BB:DD.F)", path, name,
+                        i + 1);
+            return FALSE;
+        }
+        fp_pci_addr_format(&addr, bdf);
+        g_ptr_array_add(list, g_strdup(bdf));
+    }
+    g_ptr_array_add(list, NULL);
+    g_strfreev(*field);
+    *field = (char **)g_ptr_array_steal(list, NULL);
+    return TRUE;
+}
+
 static gboolean
 set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **error)
 {
@@ -99,7 +140,8 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     switch (k->kind) {
     case KEY_PATH:
         if (!json_object_is_type(v, json_type_string) || json_object_get_string(v)[0] != '/') {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be an absolute path", path, k->name);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be an absolute path",
+                        path, k->name);
             return FALSE;
         }
         g_free(*(char **)field);
@@ -107,9 +149,10 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
         return TRUE;
     case KEY_NAME:
         /* A user name: what useradd accepts, nothing that could become a path. */
-        if (!json_object_is_type(v, json_type_string) || !g_regex_match_simple("^[a-z_][a-z0-9_.-]{0,31}$",
-                                                                               json_object_get_string(v), 0, 0)) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a user name", path, k->name);
+        if (!json_object_is_type(v, json_type_string) ||
+            !g_regex_match_simple("^[a-z_][a-z0-9_.-]{0,31}$", json_object_get_string(v), 0, 0)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a user name", path,
+                        k->name);
             return FALSE;
         }
         g_free(*(char **)field);
@@ -119,15 +162,17 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     case KEY_COUNT:
         n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
         if (n < 1 || n > (k->kind == KEY_MS ? 3600 * 1000 : 1024)) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a whole number from 1 to %d", path,
-                        k->name, k->kind == KEY_MS ? 3600 * 1000 : 1024);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                        "%s: \"%s\" must be a whole number from 1 to %d", path, k->name,
+                        k->kind == KEY_MS ? 3600 * 1000 : 1024);
             return FALSE;
         }
         *(guint *)field = (guint)n;
         return TRUE;
     case KEY_BOOL:
         if (!json_object_is_type(v, json_type_boolean)) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be true or false", path, k->name);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be true or false", path,
+                        k->name);
             return FALSE;
         }
         *(gboolean *)field = json_object_get_boolean(v);
@@ -146,9 +191,12 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
         }
         {
             g_autofree char *list = g_strjoinv(", ", (char **)k->choices);
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be one of %s", path, k->name, list);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be one of %s", path,
+                        k->name, list);
         }
         return FALSE;
+    case KEY_BDF_LIST:
+        return set_bdf_list((char ***)field, k->name, v, path, error);
     }
     return FALSE;
 }
@@ -192,7 +240,8 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
         return FALSE;
     tok = json_tokener_new();
     root = json_tokener_parse_ex(tok, buf, (int)len);
-    if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
+    if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: not a JSON object (%s)", path,
                     json_tokener_error_desc(json_tokener_get_error(tok)));
         json_tokener_free(tok);
@@ -200,7 +249,8 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
         return FALSE;
     }
     json_tokener_free(tok);
-    json_object_object_foreach(root, name, value) {
+    json_object_object_foreach(root, name, value)
+    {
         const Key *k = NULL;
 
         for (gsize i = 0; i < G_N_ELEMENTS(keys) && !k; i++) {
@@ -262,8 +312,11 @@ fp_config_get(const FpConfig *config, const char *name)
             return g_strdup(*(const gboolean *)field ? "true" : "false");
         case KEY_CHOICE:
             if (k->choices == release_modes)
-                return g_strdup(*(const FpReleaseMode *)field == FP_RELEASE_RESTORE ? "restore" : "warm");
+                return g_strdup(*(const FpReleaseMode *)field == FP_RELEASE_RESTORE ? "restore"
+                                                                                    : "warm");
             return g_strdup(*(char *const *)field);
+        case KEY_BDF_LIST:
+            return g_strjoinv(",", *(char **const *)field);
         }
     }
     return NULL;

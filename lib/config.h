@@ -12,6 +12,10 @@
 typedef struct {
     char *sysfs_root;
     char *proc_root;
+    char *dev_root;              /* where /dev/vfio is: the in-use check scans who holds it open */
+    char *libvirt_status_dir;    /* libvirt's status XML of running domains (<domstatus>) */
+    char **host_devices_allowed; /* PCI addresses fastpass may take from the host despite its
+                                  * use there (a mounted filesystem, an address, a console) */
     char *run_dir;
     guint device_timeout_ms;
     guint hook_deadline_ms;

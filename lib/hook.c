@@ -57,34 +57,25 @@ prep_options(FpHookCtx *ctx, const char *owner, FpReleaseMode mode)
 static void
 log_report(FpHookCtx *ctx, const FpPrepReport *report)
 {
-    json_object *j = fp_prep_report_json(report);
-    json_object *devs = json_object_object_get(j, "devices");
+    for (guint i = 0; i < report->devices->len; i++) {
+        const FpPrepDevice *d = g_ptr_array_index(report->devices, i);
+        const GArray *steps = fp_prep_device_steps(d);
+        const GError *err = fp_prep_device_error(d);
+        g_autoptr(GString) line = g_string_new(NULL);
 
-    for (size_t i = 0; i < json_object_array_length(devs); i++) {
-        json_object *d = json_object_array_get_idx(devs, i);
-        json_object *steps = json_object_object_get(d, "steps");
-        GString *line = g_string_new(NULL);
-
-        g_string_append_printf(line, "%s %s: %s", report->action,
-                               json_object_get_string(json_object_object_get(d, "bdf")),
-                               json_object_get_string(json_object_object_get(d, "status")));
-        for (size_t s = 0; s < json_object_array_length(steps); s++) {
-            json_object *st = json_object_array_get_idx(steps, s);
-            double start = json_object_get_double(json_object_object_get(st, "start_ms"));
-            double ms = json_object_get_double(json_object_object_get(st, "ms"));
+        g_string_append_printf(line, "%s %s: %s", report->action, fp_prep_device_bdf(d),
+                               fp_prep_status_name(fp_prep_device_status(d)));
+        for (guint s = 0; steps && s < steps->len; s++) {
+            const FpPrepStep *st = &g_array_index(steps, FpPrepStep, s);
 
             /* Start and end from the hook's start, so overlapping resets show as overlapping. */
-            g_string_append_printf(line, ", %s +%.0f..+%.0f ms",
-                                   json_object_get_string(json_object_object_get(st, "step")),
-                                   start, start + ms);
+            g_string_append_printf(line, ", %s +%.0f..+%.0f ms", st->name, st->start_us / 1000.0,
+                                   st->end_us / 1000.0);
         }
-        if (json_object_get_string(json_object_object_get(d, "error")))
-            g_string_append_printf(line, " (%s)",
-                                   json_object_get_string(json_object_object_get(d, "error")));
+        if (err)
+            g_string_append_printf(line, " (%s)", err->message);
         say(ctx, report->ok ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING, "%s", line->str);
-        g_string_free(line, TRUE);
     }
-    json_object_put(j);
 }
 
 /* Devices the hook looks after: the PCI hostdevs (MANAGED selects libvirt-managed or not) and,
@@ -102,6 +93,40 @@ device_list(const FpDomain *dom, gboolean managed)
     }
     if (!managed)
         g_array_append_vals(addrs, dom->declared->data, dom->declared->len);
+    return addrs;
+}
+
+static gboolean
+listed_in(const GArray *addrs, const FpPciAddr *a)
+{
+    for (guint i = 0; i < addrs->len; i++) {
+        if (fp_pci_addr_equal(&g_array_index(addrs, FpPciAddr, i), a))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Devices the domain with UUID claims that its live XML no longer names (hot-unplugged). */
+static GArray *
+unplugged_claims(FpHookCtx *ctx, const char *uuid, const GArray *unmanaged, const GArray *managed)
+{
+    GArray *addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) mine = NULL;
+
+    if (!uuid)
+        return addrs;
+    if (!(mine = fp_prep_claimed_by(ctx->config->run_dir, uuid, &error))) {
+        say(ctx, G_LOG_LEVEL_WARNING, "release: %s", error->message);
+        return addrs;
+    }
+    for (guint i = 0; i < mine->len; i++) {
+        FpPciAddr a;
+
+        if (fp_pci_addr_parse(g_ptr_array_index(mine, i), &a, NULL) && !listed_in(unmanaged, &a) &&
+            !listed_in(managed, &a))
+            g_array_append_val(addrs, a);
+    }
     return addrs;
 }
 
@@ -346,9 +371,19 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
     g_array_append_vals(all, managed->data, managed->len);
     if (all->len) {
+        g_autofree char *uuid = fp_domain_uuid(dom);
         FpPrepOptions o = prep_options(ctx, name, FP_RELEASE_WARM);
         gint64 devices_begin = g_get_real_time();
-        g_autoptr(FpPrepReport) report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
+        g_autoptr(FpPrepReport) report = NULL;
+
+        /* Who else uses a device: looked at here, before libvirt's own check, which comes
+         * after this hook; the domain's own status file is not "someone else". */
+        o.owner_uuid = uuid;
+        o.proc_root = ctx->config->proc_root;
+        o.dev_root = ctx->config->dev_root;
+        o.status_dir = ctx->config->libvirt_status_dir;
+        o.host_allowed = (const char *const *)ctx->config->host_devices_allowed;
+        report = fp_prep_prepare((FpPciAddr *)all->data, all->len, &o);
 
         json_object_object_add(ev, "devices_begin_us", json_object_new_int64(devices_begin));
         json_object_object_add(ev, "devices_end_us", json_object_new_int64(g_get_real_time()));
@@ -399,6 +434,8 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
     g_autoptr(GArray) unmanaged = device_list(dom, FALSE);
     g_autoptr(GArray) managed = device_list(dom, TRUE);
     g_autofree char *name = fp_domain_name(dom);
+    g_autofree char *dom_uuid = fp_domain_uuid(dom);
+    g_autoptr(GArray) unplugged = unplugged_claims(ctx, dom_uuid, unmanaged, managed);
     gboolean ok = TRUE;
     struct {
         GArray *addrs;
@@ -407,7 +444,10 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
                 /* managed='yes' means back to the host driver at stop. libvirt does that only for
                  * a device it moved to vfio-pci itself; this hook moved it first, so libvirt left
                  * it there: the hook gives it back (nothing to do where libvirt already did). */
-                {managed, FP_RELEASE_RESTORE}};
+                {managed, FP_RELEASE_RESTORE},
+                /* Claimed at start, hot-unplugged since (gone from the live XML): back to the
+                 * host driver, so that no claim outlives its domain. */
+                {unplugged, FP_RELEASE_RESTORE}};
 
     for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
         FpPrepOptions o = prep_options(ctx, name, sets[i].mode);
@@ -415,6 +455,10 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
 
         if (!sets[i].addrs->len)
             continue;
+        o.owner_uuid = dom_uuid;
+        o.proc_root = ctx->config->proc_root;
+        o.dev_root = ctx->config->dev_root;
+        o.status_dir = ctx->config->libvirt_status_dir;
         report = fp_prep_release((FpPciAddr *)sets[i].addrs->data, sets[i].addrs->len, &o);
         log_report(ctx, report);
         if (!report->ok && ok) {

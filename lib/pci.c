@@ -68,8 +68,8 @@ fp_pci_device_open(const char *root, const FpPciAddr *addr, GError **error)
     fp_pci_addr_format(addr, dev->bdf);
     dev->dir = g_build_filename(root, "bus/pci/devices", dev->bdf, NULL);
     if (!g_file_test(dev->dir, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: no such PCI device (%s does not exist)", dev->bdf,
-                    dev->dir);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: no such PCI device (%s does not exist)",
+                    dev->bdf, dev->dir);
         return NULL;
     }
     dev->vendor = read_attr(dev, "vendor");
@@ -79,7 +79,8 @@ fp_pci_device_open(const char *root, const FpPciAddr *addr, GError **error)
     dev->reset_method = read_attr(dev, "reset_method");
     group_link = attr_path(dev, "iommu_group");
     group = fp_sysfs_link_name(group_link);
-    dev->iommu_group = group && g_ascii_string_to_signed(group, 10, 0, G_MAXINT, &g, NULL) ? (int)g : -1;
+    dev->iommu_group =
+        group && g_ascii_string_to_signed(group, 10, 0, G_MAXINT, &g, NULL) ? (int)g : -1;
     fp_pci_device_refresh_driver(dev);
     return g_steal_pointer(&dev);
 }
@@ -99,7 +100,8 @@ fp_pci_check_group(FpPciDevice *dev, GHashTable *also_listed, GError **error)
 
     if (dev->iommu_group < 0) {
         g_set_error(error, FP_ERROR, FP_ERROR_REFUSED,
-                    "%s has no IOMMU group: is the IOMMU on (intel_iommu=on / amd_iommu=on)?", dev->bdf);
+                    "%s has no IOMMU group: is the IOMMU on (intel_iommu=on / amd_iommu=on)?",
+                    dev->bdf);
         return FALSE;
     }
     /* ls /sys/kernel/iommu_groups/$GROUP/devices */
@@ -113,7 +115,8 @@ fp_pci_check_group(FpPciDevice *dev, GHashTable *also_listed, GError **error)
         FpPciAddr maddr;
         g_autoptr(FpPciDevice) member = NULL;
 
-        if (strcmp(name, dev->bdf) == 0 || (also_listed && g_hash_table_contains(also_listed, name)))
+        if (strcmp(name, dev->bdf) == 0 ||
+            (also_listed && g_hash_table_contains(also_listed, name)))
             continue;
         if (!fp_pci_addr_parse(name, &maddr, NULL))
             continue;
@@ -121,17 +124,19 @@ fp_pci_check_group(FpPciDevice *dev, GHashTable *also_listed, GError **error)
         if (!member || !member->driver || fp_pci_is_bridge(member->klass) ||
             strcmp(member->driver, FP_VFIO_DRIVER) == 0 || strcmp(member->driver, "pci-stub") == 0)
             continue;
-        g_set_error(error, FP_ERROR, FP_ERROR_REFUSED,
-                    "%s: IOMMU group %d is not viable: %s is held by host driver %s and not listed for "
-                    "passthrough",
-                    dev->bdf, dev->iommu_group, member->bdf, member->driver);
+        g_set_error(
+            error, FP_ERROR, FP_ERROR_REFUSED,
+            "%s: IOMMU group %d is not viable: %s is held by host driver %s and not listed for "
+            "passthrough",
+            dev->bdf, dev->iommu_group, member->bdf, member->driver);
         return FALSE;
     }
     return TRUE;
 }
 
 static gboolean
-write_bus(const FpPciDevice *dev, const char *rel, const char *value, guint timeout_ms, GError **error)
+write_bus(const FpPciDevice *dev, const char *rel, const char *value, guint timeout_ms,
+          GError **error)
 {
     g_autofree char *path = g_build_filename(dev->root, rel, NULL);
 
@@ -139,7 +144,8 @@ write_bus(const FpPciDevice *dev, const char *rel, const char *value, guint time
 }
 
 static gboolean
-write_attr(const FpPciDevice *dev, const char *name, const char *value, guint timeout_ms, GError **error)
+write_attr(const FpPciDevice *dev, const char *name, const char *value, guint timeout_ms,
+           GError **error)
 {
     g_autofree char *path = attr_path(dev, name);
 
@@ -151,7 +157,9 @@ unbind(FpPciDevice *dev, guint timeout_ms, GError **error)
 {
     g_autofree char *rel = NULL;
 
-    if (!dev->driver)
+    /* Read again: the write before waited for the device lock, and whatever held it (a probe a
+     * killed run left behind) may have bound the device since. */
+    if (!fp_pci_device_refresh_driver(dev))
         return TRUE;
     /* echo $BDF > /sys/bus/pci/drivers/$DRIVER/unbind */
     rel = g_strdup_printf("bus/pci/drivers/%s/unbind", dev->driver);
@@ -175,8 +183,8 @@ fp_pci_bind_vfio(FpPciDevice *dev, guint timeout_ms, GError **error)
     if (!write_bus(dev, "bus/pci/drivers_probe", dev->bdf, timeout_ms, error))
         return FALSE;
     if (g_strcmp0(fp_pci_device_refresh_driver(dev), FP_VFIO_DRIVER) != 0) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s did not bind to vfio-pci (driver now: %s)", dev->bdf,
-                    dev->driver ? dev->driver : "none");
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s did not bind to vfio-pci (driver now: %s)",
+                    dev->bdf, dev->driver ? dev->driver : "none");
         return FALSE;
     }
     return TRUE;
@@ -185,12 +193,15 @@ fp_pci_bind_vfio(FpPciDevice *dev, guint timeout_ms, GError **error)
 gboolean
 fp_pci_bind_driver(FpPciDevice *dev, const char *driver, guint timeout_ms, GError **error)
 {
-    fp_pci_device_refresh_driver(dev);
-    if (driver && g_strcmp0(dev->driver, driver) == 0)
-        return TRUE;
-    /* echo > /sys/bus/pci/devices/$BDF/driver_override */
+    /* Cleared even when the device is on DRIVER already: a run killed after its override write
+     * leaves it set, and the unbind it had started may still be under way. (Reading it would
+     * take the device lock in this process, unbounded.)
+     * echo > /sys/bus/pci/devices/$BDF/driver_override */
     if (!write_attr(dev, "driver_override", "\n", timeout_ms, error))
         return FALSE;
+    /* After the device lock that write waited for: where it is now. */
+    if (driver && g_strcmp0(fp_pci_device_refresh_driver(dev), driver) == 0)
+        return TRUE;
     if (!unbind(dev, timeout_ms, error))
         return FALSE;
     if (!driver)
@@ -206,8 +217,9 @@ fp_pci_bind_driver(FpPciDevice *dev, const char *driver, guint timeout_ms, GErro
         if (!dev->driver)
             write_bus(dev, rel, dev->bdf, timeout_ms, &bind_error);
         if (g_strcmp0(fp_pci_device_refresh_driver(dev), driver) != 0) {
-            g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s did not bind back to %s (driver now: %s)%s%s",
-                        dev->bdf, driver, dev->driver ? dev->driver : "none", bind_error ? ": " : "",
+            g_set_error(error, FP_ERROR, FP_ERROR_IO,
+                        "%s did not bind back to %s (driver now: %s)%s%s", dev->bdf, driver,
+                        dev->driver ? dev->driver : "none", bind_error ? ": " : "",
                         bind_error ? bind_error->message : "");
             return FALSE;
         }
@@ -222,6 +234,12 @@ fp_pci_can_reset(const FpPciDevice *dev)
 
     /* The kernel hides `reset` (and reset_method) when it knows no way to reset the device. */
     return !(dev->reset_method && !*dev->reset_method) && g_file_test(reset, G_FILE_TEST_EXISTS);
+}
+
+gboolean
+fp_pci_reset_method_emptied(const FpPciDevice *dev)
+{
+    return dev->reset_method && !*dev->reset_method;
 }
 
 gboolean

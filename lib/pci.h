@@ -16,10 +16,10 @@ typedef struct {
 
     /* read by fp_pci_device_open() */
     char *vendor, *device, *klass;
-    int numa_node;       /* -1 unknown */
-    int iommu_group;     /* -1 none */
-    char *driver;        /* NULL when unbound */
-    char *reset_method;  /* NULL when the kernel has no such file; "" when no method */
+    int numa_node;      /* -1 unknown */
+    int iommu_group;    /* -1 none */
+    char *driver;       /* NULL when unbound */
+    char *reset_method; /* NULL when the kernel has no such file; "" when no method */
 } FpPciDevice;
 
 /* Fails with FP_ERROR_INPUT when no such device exists under ROOT. */
@@ -43,5 +43,9 @@ gboolean fp_pci_bind_vfio(FpPciDevice *dev, guint timeout_ms, GError **error);
 gboolean fp_pci_bind_driver(FpPciDevice *dev, const char *driver, guint timeout_ms, GError **error);
 /* Whether the kernel can reset it: a `reset` file exists and reset_method is not empty. */
 gboolean fp_pci_can_reset(const FpPciDevice *dev);
+/* reset_method exists and is empty: someone disabled every reset method, and `echo 1 > reset`
+ * does nothing. Refused at prepare; never kept warm. (No reset_method file at all is a device the
+ * kernel knows no reset for: VFIO cannot reset it either, prepared with a note.) */
+gboolean fp_pci_reset_method_emptied(const FpPciDevice *dev);
 /* echo 1 > reset. FALSE with FP_ERROR_IO when the device has no reset method. */
 gboolean fp_pci_reset(FpPciDevice *dev, guint timeout_ms, GError **error);

@@ -5,44 +5,54 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Parses 1..maxdigits hex digits, optionally prefixed by 0x, and nothing else. */
+/* One field of libvirt's <address domain= bus= slot= function=/>, read as libvirt reads it
+ * (virPCIDeviceAddressParseXML: strtoul base 0): "0x10" is hex, "010" octal, "16" decimal. No
+ * sign, no spaces, nothing after the number. */
 static gboolean
-parse_hex_field(const char *text, guint maxdigits, guint64 max, guint64 *out)
+parse_field(const char *text, guint64 max, guint64 *out)
 {
     const char *p = text;
+    guint base = 10;
     guint64 v = 0;
-    guint n = 0;
 
-    if (!text)
+    if (!text || !*text)
         return FALSE;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
         p += 2;
-    for (; *p; p++, n++) {
-        if (!g_ascii_isxdigit(*p) || n >= maxdigits)
+        if (!*p)
             return FALSE;
-        v = v * 16 + g_ascii_xdigit_value(*p);
+    } else if (p[0] == '0' && p[1]) {
+        base = 8;
+        p++;
     }
-    if (n == 0 || v > max)
-        return FALSE;
+    for (; *p; p++) {
+        int digit = g_ascii_xdigit_value(*p);
+
+        if (digit < 0 || (guint)digit >= base)
+            return FALSE;
+        v = v * base + (guint)digit;
+        if (v > max)
+            return FALSE;
+    }
     *out = v;
     return TRUE;
 }
 
 gboolean
-fp_pci_addr_from_parts(const char *domain, const char *bus, const char *slot,
-                       const char *function, FpPciAddr *out, GError **error)
+fp_pci_addr_from_parts(const char *domain, const char *bus, const char *slot, const char *function,
+                       FpPciAddr *out, GError **error)
 {
     struct {
         const char *name;
         const char *text;
-        guint digits;
         guint64 max;
         guint64 value;
     } f[] = {
-        {"domain", domain, 4, 0xffff, 0},
-        {"bus", bus, 2, 0xff, 0},
-        {"slot", slot, 2, 0x1f, 0},
-        {"function", function, 1, 0x7, 0},
+        {"domain", domain, 0xffff, 0},
+        {"bus", bus, 0xff, 0},
+        {"slot", slot, 0x1f, 0},
+        {"function", function, 0x7, 0},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(f); i++) {
@@ -50,11 +60,12 @@ fp_pci_addr_from_parts(const char *domain, const char *bus, const char *slot,
             g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "PCI address has no %s", f[i].name);
             return FALSE;
         }
-        if (!parse_hex_field(f[i].text, f[i].digits, f[i].max, &f[i].value)) {
+        if (!parse_field(f[i].text, f[i].max, &f[i].value)) {
             g_autofree char *shown = g_strescape(f[i].text, NULL);
             g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
-                        "PCI address %s '%s' is not a hex number of at most %u digits (max 0x%" G_GINT64_MODIFIER "x)",
-                        f[i].name, shown, f[i].digits, f[i].max);
+                        "PCI address %s '%s' is not a number from 0 to 0x%" G_GINT64_MODIFIER
+                        "x (0x hex, 0 octal, else decimal, as libvirt reads it)",
+                        f[i].name, shown, f[i].max);
             return FALSE;
         }
     }

@@ -1,4 +1,5 @@
-/* PCI addresses: the only form accepted anywhere is DDDD:BB:DD.F in hex. */
+/* PCI addresses: the text form is DDDD:BB:DD.F in hex and nothing else; libvirt's attribute
+ * form (domain= bus= slot= function=) is read as libvirt reads it, base 0. */
 #pragma once
 
 #include <glib.h>

@@ -95,7 +95,7 @@ test_get(void)
 
         g_assert_nonnull(v);
     }
-    g_assert_cmpuint(n, ==, 18);
+    g_assert_cmpuint(n, ==, 21);
 }
 
 typedef struct {
@@ -111,6 +111,10 @@ static const BadCase cases[] = {
     {"not-an-object", "[1, 2]", "not a JSON object"},
     {"unterminated-comment", "{ /* \"max_workers\": 4 }", "not a JSON object"},
     {"bad-choice", "{\"release_mode\": \"cold\"}", "\"release_mode\" must be one of warm, restore"},
+    {"allowed-not-a-list", "{\"host_devices_allowed\": \"0000:00:17.0\"}",
+     "\"host_devices_allowed\" must be a list of PCI addresses"},
+    {"allowed-bad-address", "{\"host_devices_allowed\": [\"0000:00:17.0\", \"../17.0\"]}",
+     "\"host_devices_allowed\" item 2 is not a PCI address"},
 };
 
 static void
