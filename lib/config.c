@@ -36,6 +36,7 @@ fp_config_new(void)
     c->use_pool = TRUE;
     c->qemu_user = g_strdup("libvirt-qemu");
     c->apparmor_helper = g_strdup(FP_APPARMOR_HELPER);
+    c->libvirt_qemu_conf = g_strdup("/etc/libvirt/qemu.conf");
     return c;
 }
 
@@ -54,6 +55,7 @@ fp_config_free(FpConfig *config)
     g_free(config->pool_dir);
     g_free(config->qemu_user);
     g_free(config->apparmor_helper);
+    g_free(config->libvirt_qemu_conf);
     g_free(config);
 }
 
@@ -88,6 +90,7 @@ static const Key keys[] = {
     {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
     {"qemu_user", KEY_NAME, G_STRUCT_OFFSET(FpConfig, qemu_user), NULL},
     {"apparmor_helper", KEY_PATH, G_STRUCT_OFFSET(FpConfig, apparmor_helper), NULL},
+    {"libvirt_qemu_conf", KEY_PATH, G_STRUCT_OFFSET(FpConfig, libvirt_qemu_conf), NULL},
 };
 
 static gboolean
@@ -99,7 +102,8 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     switch (k->kind) {
     case KEY_PATH:
         if (!json_object_is_type(v, json_type_string) || json_object_get_string(v)[0] != '/') {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be an absolute path", path, k->name);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be an absolute path",
+                        path, k->name);
             return FALSE;
         }
         g_free(*(char **)field);
@@ -107,9 +111,10 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
         return TRUE;
     case KEY_NAME:
         /* A user name: what useradd accepts, nothing that could become a path. */
-        if (!json_object_is_type(v, json_type_string) || !g_regex_match_simple("^[a-z_][a-z0-9_.-]{0,31}$",
-                                                                               json_object_get_string(v), 0, 0)) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a user name", path, k->name);
+        if (!json_object_is_type(v, json_type_string) ||
+            !g_regex_match_simple("^[a-z_][a-z0-9_.-]{0,31}$", json_object_get_string(v), 0, 0)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a user name", path,
+                        k->name);
             return FALSE;
         }
         g_free(*(char **)field);
@@ -119,15 +124,17 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
     case KEY_COUNT:
         n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
         if (n < 1 || n > (k->kind == KEY_MS ? 3600 * 1000 : 1024)) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be a whole number from 1 to %d", path,
-                        k->name, k->kind == KEY_MS ? 3600 * 1000 : 1024);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                        "%s: \"%s\" must be a whole number from 1 to %d", path, k->name,
+                        k->kind == KEY_MS ? 3600 * 1000 : 1024);
             return FALSE;
         }
         *(guint *)field = (guint)n;
         return TRUE;
     case KEY_BOOL:
         if (!json_object_is_type(v, json_type_boolean)) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be true or false", path, k->name);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be true or false", path,
+                        k->name);
             return FALSE;
         }
         *(gboolean *)field = json_object_get_boolean(v);
@@ -146,7 +153,8 @@ set_key(FpConfig *c, const Key *k, json_object *v, const char *path, GError **er
         }
         {
             g_autofree char *list = g_strjoinv(", ", (char **)k->choices);
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be one of %s", path, k->name, list);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: \"%s\" must be one of %s", path,
+                        k->name, list);
         }
         return FALSE;
     }
@@ -192,7 +200,8 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
         return FALSE;
     tok = json_tokener_new();
     root = json_tokener_parse_ex(tok, buf, (int)len);
-    if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
+    if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: not a JSON object (%s)", path,
                     json_tokener_error_desc(json_tokener_get_error(tok)));
         json_tokener_free(tok);
@@ -200,7 +209,8 @@ fp_config_load(FpConfig *config, const char *path, gboolean *exists, GError **er
         return FALSE;
     }
     json_tokener_free(tok);
-    json_object_object_foreach(root, name, value) {
+    json_object_object_foreach(root, name, value)
+    {
         const Key *k = NULL;
 
         for (gsize i = 0; i < G_N_ELEMENTS(keys) && !k; i++) {
@@ -262,7 +272,8 @@ fp_config_get(const FpConfig *config, const char *name)
             return g_strdup(*(const gboolean *)field ? "true" : "false");
         case KEY_CHOICE:
             if (k->choices == release_modes)
-                return g_strdup(*(const FpReleaseMode *)field == FP_RELEASE_RESTORE ? "restore" : "warm");
+                return g_strdup(*(const FpReleaseMode *)field == FP_RELEASE_RESTORE ? "restore"
+                                                                                    : "warm");
             return g_strdup(*(char *const *)field);
         }
     }

@@ -563,13 +563,15 @@ pool_options(const FpHookCtx *ctx)
 }
 
 /* A pre-zeroed slot for guest RAM, when the pool has one of the domain's size, page size and
- * node. QEMU's user gets the file; the wrapper finds it by the domain's UUID. */
+ * node, and libvirt confines each domain on this host with a profile of its own. Claimed here,
+ * still root's: only at start begin, once the live XML shows the domain's own AppArmor profile,
+ * does QEMU's user get it (fp_hook_start). Where start begin never comes, QEMU cannot open it. */
 static gboolean
 claim_slot(FpHookCtx *ctx, FpDomain *dom)
 {
     FpPoolOptions o = pool_options(ctx);
     guint64 page = fp_domain_hugepage_kib(dom), pool_page = 0, kib;
-    g_autofree char *uuid = fp_domain_uuid(dom);
+    g_autofree char *uuid = fp_domain_uuid(dom), *why = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FpSlot) slot = NULL;
     uid_t uid;
@@ -583,11 +585,23 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
             error ? error->message : "other page size");
         return FALSE;
     }
+    /* Every QEMU runs as one user: without a profile per domain, any of them could open
+     * another guest's slot by name. */
+    if (!fp_apparmor_confines_domains(ctx->config, &why)) {
+        say(ctx, G_LOG_LEVEL_INFO, "pool: not used: %s; QEMU allocates guest memory itself", why);
+        return FALSE;
+    }
     /* One slot holds one RAM backend; QEMU gets one per guest NUMA cell. Without a claim the
      * hook reserves the hugepages QEMU will need instead. */
     if (fp_domain_numa_cells(dom) > 1) {
         say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%u guest NUMA cells)",
             fp_domain_numa_cells(dom));
+        return FALSE;
+    }
+    /* Without QEMU's user, QEMU could not open a slot: QEMU allocates itself. */
+    if (!fp_config_qemu_ids(ctx->config, &uid, &gid)) {
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: no user %s; QEMU allocates guest memory itself",
+            ctx->config->qemu_user);
         return FALSE;
     }
     /* A slot this domain still holds is stale (a start that died after its claim): it goes
@@ -600,19 +614,36 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
         say(ctx, G_LOG_LEVEL_INFO, "pool: %s; QEMU allocates guest memory itself", error->message);
         return FALSE;
     }
-    /* Clean slots are root's: only the claimed one becomes QEMU's user's. Without that user
-     * QEMU could not open it: give it back, and QEMU allocates itself. */
-    if (!fp_config_qemu_ids(ctx->config, &uid, &gid) || !fp_pool_give(&o, slot, uid, gid, &error)) {
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "pool: cannot give %s to %s: %s; QEMU allocates guest memory itself", slot->path,
-            ctx->config->qemu_user, error ? error->message : "no such user");
-        g_clear_error(&error);
-        if (!fp_pool_release(&o, uuid, &error))
-            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
-        return FALSE;
-    }
     say(ctx, G_LOG_LEVEL_INFO, "pool: claimed %s for guest memory", slot->path);
     return TRUE;
+}
+
+/* The slot OWNER claimed (not yet given), or NULL. */
+static FpSlot *
+claimed_slot(const FpPoolOptions *o, const char *owner)
+{
+    g_autoptr(GPtrArray) slots = fp_pool_list(o, NULL);
+
+    for (guint i = 0; slots && i < slots->len; i++) {
+        FpSlot *s = g_ptr_array_index(slots, i);
+
+        if (s->state == FP_SLOT_CLAIMED && !s->problem && !g_ascii_strcasecmp(s->owner, owner))
+            return g_ptr_array_steal_index(slots, i);
+    }
+    return NULL;
+}
+
+/* Every slot the domain holds -> root's, dirty: first thing at release end, whatever use_pool
+ * says now, so a departed tenant's memory is root's at once. */
+static void
+release_slot(FpHookCtx *ctx, FpDomain *dom)
+{
+    FpPoolOptions o = pool_options(ctx);
+    g_autofree char *uuid = fp_domain_uuid(dom);
+    g_autoptr(GError) error = NULL;
+
+    if (uuid && fp_pool_owner_valid(uuid) && !fp_pool_release(&o, uuid, &error))
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
 }
 
 gboolean
@@ -661,26 +692,46 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
 }
 
 /* libvirt's per-domain AppArmor profile names only what libvirt gave the domain: the pool slot
- * claimed for it goes into that profile alone, never into a rule that every domain shares. One
- * grant only: each is a virt-aa-helper run that recompiles the profile on the start path (the
- * wrapper's timeline event goes to the domain's log instead of a file the profile would name). */
+ * claimed for it goes to QEMU's user, and into that profile alone, only when the live XML shows
+ * that profile; never into a rule that every domain shares. One grant only: each is a
+ * virt-aa-helper run that recompiles the profile on the start path (the wrapper's timeline event
+ * goes to the domain's log instead of a file the profile would name). A domain without its own
+ * profile gets no slot: the claim is taken back and its hugepages reserved instead. */
 void
 fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
 {
     FpPoolOptions o = pool_options(ctx);
-    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *slot = NULL;
+    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *path = NULL, *why = NULL;
     g_autoptr(GError) error = NULL;
+    g_autoptr(FpSlot) slot = NULL;
+    uid_t uid;
+    gid_t gid;
 
-    if (!ctx->config_ok || !ctx->config->use_pool || !uuid ||
-        !(label = fp_apparmor_domain_label(fp_domain_root(dom))) ||
-        !(slot = fp_pool_claimed_path(&o, uuid, 0)))
+    if (!uuid || !fp_pool_owner_valid(uuid) || !(slot = claimed_slot(&o, uuid)))
         return;
-    if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, slot, FALSE,
-                          MIN(10000, left_ms(ctx)), NULL, &error))
-        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, slot);
-    else
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "pool: %s; the wrapper will let QEMU allocate guest memory itself", error->message);
+    if (!ctx->config_ok || !ctx->config->use_pool)
+        why = g_strdup("the pool is off");
+    else if (fp_apparmor_confines_domains(ctx->config, &why))
+        fp_apparmor_domain_confined(fp_domain_root(dom), uuid, &label, &why);
+    if (!why && !fp_config_qemu_ids(ctx->config, &uid, &gid))
+        why = g_strdup_printf("no user %s", ctx->config->qemu_user);
+    if (!why && !fp_pool_give(&o, slot, uid, gid, &error))
+        why = g_strdup(error->message);
+    if (!why && !(path = fp_pool_claimed_path(&o, uuid, 0)))
+        why = g_strdup("the slot given is not usable");
+    if (!why && !fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, path, FALSE,
+                                   MIN(10000, left_ms(ctx)), NULL, &error))
+        why = g_strdup(error->message);
+    if (!why) {
+        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, path);
+        return;
+    }
+    say(ctx, G_LOG_LEVEL_INFO, "pool: slot taken back: %s; QEMU allocates guest memory itself",
+        why);
+    g_clear_error(&error);
+    if (!fp_pool_release(&o, uuid, &error))
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
+    reserve_hugepages(ctx, dom);
 }
 
 gboolean
@@ -699,6 +750,8 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
                  * it there: the hook gives it back (nothing to do where libvirt already did). */
                 {managed, FP_RELEASE_RESTORE}};
 
+    /* Before the devices, whose resets can take until the deadline. */
+    release_slot(ctx, dom);
     for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
         FpPrepOptions o = prep_options(ctx, name, sets[i].mode);
         g_autoptr(FpPrepReport) report = NULL;
@@ -713,16 +766,6 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
         }
     }
     return_hugepages(ctx, dom);
-    {
-        /* Hands the slot back for scrubbing and returns at once: `fastpass pool serve` zeroes it.
-         */
-        FpPoolOptions o = pool_options(ctx);
-        g_autofree char *uuid = fp_domain_uuid(dom);
-        g_autoptr(GError) perr = NULL;
-
-        if (uuid && ctx->config->use_pool && !fp_pool_release(&o, uuid, &perr))
-            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", perr->message);
-    }
     return ok;
 }
 
