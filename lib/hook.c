@@ -653,16 +653,20 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     g_autoptr(GArray) managed = device_list(dom, TRUE);
     g_autofree char *name = fp_domain_name(dom);
     FpQemuCaps caps;
+    uid_t qemu_uid;
+    gid_t qemu_gid;
     json_object *ev = json_object_new_object();
     gboolean ok = TRUE;
 
     /* One timeline write per start, at the end: it is on the VM's critical path. */
     json_object_object_add(ev, "begin_us", json_object_new_int64(g_get_real_time()));
     give_wrapper_timeline(ctx, dom);
-    /* Probed here, as root, so the wrapper (running as QEMU's user) finds the answer cached. */
-    if (ctx->config_ok)
-        fp_qemu_caps_probe(ctx->config->qemu_binary, ctx->config->run_dir, MIN(5000, left_ms(ctx)),
-                           &caps, NULL);
+    /* Probed here, so the wrapper (running as QEMU's user) finds the answer cached: QEMU runs
+     * as that user, root only writes the answer. */
+    if (ctx->config_ok && fp_config_qemu_ids(ctx->config, &qemu_uid, &qemu_gid))
+        fp_qemu_caps_probe_as(ctx->config->qemu_binary, ctx->config->run_dir,
+                              MIN(5000, left_ms(ctx)), ctx->config->qemu_user, qemu_uid, qemu_gid,
+                              &caps, NULL);
 
     /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
     g_array_append_vals(all, managed->data, managed->len);
