@@ -430,18 +430,21 @@ return_hugepages(FpHookCtx *ctx, const FpDomain *dom)
     close(dfd);
 }
 
-/* Whether a QEMU process runs for UUID: some $PROC_ROOT/PID/cmdline holds "-uuid UUID". -1 when
- * the process table cannot be read (then nothing may be taken from anyone). */
-static int
-qemu_runs(const char *proc_root, const char *uuid, GError **error)
+/* The UUIDs (lower case) of the QEMU processes that run: every "-uuid UUID" on a command line
+ * under PROC_ROOT. NULL when the process table cannot be read (then nothing may be taken from
+ * anyone). */
+static GHashTable *
+running_uuids(const char *proc_root, GError **error)
 {
     g_autoptr(GDir) proc = g_dir_open(proc_root, 0, error);
+    g_autoptr(GHashTable) found = NULL;
     const char *pid;
 
     if (!proc) {
         g_prefix_error(error, "cannot tell which domains run: ");
-        return -1;
+        return NULL;
     }
+    found = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     while ((pid = g_dir_read_name(proc))) {
         g_autofree char *path = NULL, *cmd = NULL;
         gsize len;
@@ -449,21 +452,20 @@ qemu_runs(const char *proc_root, const char *uuid, GError **error)
         if (!g_ascii_isdigit(pid[0]))
             continue;
         path = g_build_filename(proc_root, pid, "cmdline", NULL);
-        /* tr '\0' ' ' < /proc/$PID/cmdline | grep -- "-uuid $UUID" */
+        /* tr '\0' ' ' < /proc/$PID/cmdline | grep -o -- "-uuid [^ ]*" */
         if (!g_file_get_contents(path, &cmd, &len, NULL))
             continue; /* gone meanwhile */
         for (gsize i = 0; i < len;) {
-            const char *arg = cmd + i;
-            gsize n = strnlen(arg, len - i);
+            gsize n = strnlen(cmd + i, len - i);
 
-            if (!strcmp(arg, "-uuid") && i + n + 1 < len &&
-                !g_ascii_strncasecmp(cmd + i + n + 1, uuid, 36) &&
-                strnlen(cmd + i + n + 1, len - i - n - 1) == 36)
-                return 1;
+            if (!strcmp(cmd + i, "-uuid") && i + n + 1 < len)
+                g_hash_table_add(
+                    found, g_ascii_strdown(cmd + i + n + 1,
+                                           (gssize)strnlen(cmd + i + n + 1, len - i - n - 1)));
             i += n + 1;
         }
     }
-    return 0;
+    return g_steal_pointer(&found);
 }
 
 gboolean
@@ -472,6 +474,7 @@ fp_hook_recover_hugepages(const FpConfig *config, GPtrArray *notes, GError **err
     g_autofree char *where = g_build_filename(config->run_dir, "hugepages", NULL);
     g_autoptr(GError) err = NULL;
     g_autoptr(GDir) dir = NULL;
+    g_autoptr(GHashTable) running = NULL;
     int run, dfd;
     gboolean ok = TRUE;
     const char *name;
@@ -488,22 +491,20 @@ fp_hook_recover_hugepages(const FpConfig *config, GPtrArray *notes, GError **err
         close(dfd);
         return FALSE;
     }
+    if (!(running = running_uuids(config->proc_root, error))) {
+        close(dfd);
+        return FALSE;
+    }
     while ((name = g_dir_read_name(dir))) {
         g_autofree char *key = NULL;
         gint64 given;
-        int runs = 0;
 
         if (name[0] == '.' || !g_str_has_suffix(name, ".json"))
             continue;
-        key = g_strndup(name, strlen(name) - 5);
+        key = g_ascii_strdown(name, (gssize)strlen(name) - 5);
         /* Records of running domains are theirs; one without a UUID (a name's digest) cannot
          * be matched to a process and is given back. */
-        if (g_uuid_string_is_valid(key) && (runs = qemu_runs(config->proc_root, key, &err)) != 0) {
-            if (runs < 0) {
-                g_propagate_error(error, g_steal_pointer(&err));
-                close(dfd);
-                return FALSE;
-            }
+        if (g_hash_table_contains(running, key)) {
             g_ptr_array_add(notes, g_strdup_printf("hugepages: %s runs; its record stays", key));
             continue;
         }
