@@ -42,6 +42,7 @@ held_lock_child(void)
     /* Let go: the next event is written. */
     g_clear_error(&error);
     g_assert_true(fp_timeline_add(run, UUID, "vm", "qemu", "third", NULL, FALSE, &error));
+    g_clear_pointer(&after, g_free);
     g_assert_true(g_file_get_contents(path, &after, NULL, NULL) && strstr(after, "third"));
     {
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", run);
