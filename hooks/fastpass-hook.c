@@ -52,11 +52,17 @@ copy_stdin(void)
     fflush(stdout);
 }
 
-/* libvirt confines each domain's QEMU with AppArmor only where the kernel has it. */
+/* libvirt confines each domain's QEMU with AppArmor only where the kernel has it; elsewhere
+ * prepare begin claims no pool slot, so start begin has nothing to do. FASTPASS_SYSFS_ROOT (which
+ * libvirt never passes to a hook) points it at an emulated sysfs, as for fastpass's commands. */
 static int
 apparmor_host(void)
 {
-    return access("/sys/kernel/security/apparmor", F_OK) == 0;
+    const char *root = getenv("FASTPASS_SYSFS_ROOT");
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof path, "%s/kernel/security/apparmor", root && *root ? root : "/sys");
+    return access(path, F_OK) == 0;
 }
 
 int
@@ -73,7 +79,8 @@ main(int argc, char **argv)
                         : FP_HOOK_NOTHING;
     char path[PATH_MAX + sizeof MODULE];
     void *module;
-    FpHookRun run;
+    const unsigned *abi = NULL;
+    FpHookRun run = NULL;
 
     if (argc < 3) {
         fprintf(stderr,
@@ -87,10 +94,20 @@ main(int argc, char **argv)
 
     module_path(path, sizeof path);
     module = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
-    run = module ? (FpHookRun)(void (*)(void))dlsym(module, "fp_hook_run") : NULL;
+    if (module)
+        abi = dlsym(module, FP_HOOK_ABI_SYMBOL);
+    if (abi && *abi == FP_HOOK_ABI)
+        run = (FpHookRun)(void (*)(void))dlsym(module, "fp_hook_run");
     if (!run) {
-        /* Refusing a start is louder than starting a VM whose devices were never prepared. */
-        fprintf(stderr, "fastpass: cannot load the hook's code: %s\n", dlerror());
+        /* Refusing a start is louder than starting a VM whose devices were never prepared. A
+         * module of another version (an upgrade half done) would misread the operation. */
+        if (module && (!abi || *abi != FP_HOOK_ABI))
+            fprintf(stderr,
+                    "fastpass: cannot use the hook's code: %s speaks interface version %u, this "
+                    "hook needs %u (reinstall fastpass)\n",
+                    path, abi ? *abi : 1, FP_HOOK_ABI);
+        else
+            fprintf(stderr, "fastpass: cannot load the hook's code: %s\n", dlerror());
         if (what == FP_HOOK_REWRITE) {
             copy_stdin();
             return 0;

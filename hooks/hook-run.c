@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+const unsigned fp_hook_abi = FP_HOOK_ABI;
+
 typedef struct {
     const char *domain;
     GLogLevelFlags min_level;
@@ -50,7 +52,8 @@ log_line(GLogLevelFlags level, const char *message, gpointer user)
             {"SYSLOG_IDENTIFIER", "fastpass-hook", -1},
             {"FASTPASS_DOMAIN", lg->domain, -1},
         };
-        if (g_log_writer_journald(level, fields, G_N_ELEMENTS(fields), NULL) == G_LOG_WRITER_HANDLED)
+        if (g_log_writer_journald(level, fields, G_N_ELEMENTS(fields), NULL) ==
+            G_LOG_WRITER_HANDLED)
             return;
     }
     /* libvirt shows a failing hook's stderr to the user: hold lines back until we know. */
@@ -60,7 +63,8 @@ log_line(GLogLevelFlags level, const char *message, gpointer user)
 static void
 on_deadline(int sig)
 {
-    static const char msg[] = "fastpass: hook deadline exceeded; refusing rather than holding libvirtd\n";
+    static const char msg[] =
+        "fastpass: hook deadline exceeded; refusing rather than holding libvirtd\n";
 
     (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
     _exit(1);
@@ -84,9 +88,11 @@ finish(Logger *lg, int rc, const char *error)
 int
 fp_hook_run(FpHookOp op, int argc, char **argv)
 {
-    gboolean prepare = op == FP_HOOK_PREPARE, release = op == FP_HOOK_RELEASE, rewrite = op == FP_HOOK_REWRITE;
+    gboolean prepare = op == FP_HOOK_PREPARE, release = op == FP_HOOK_RELEASE,
+             rewrite = op == FP_HOOK_REWRITE;
     gboolean start = op == FP_HOOK_START;
-    const char *config_path = g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
+    const char *config_path =
+        g_getenv("FASTPASS_CONFIG") ? g_getenv("FASTPASS_CONFIG") : FP_CONFIG_DEFAULT_PATH;
     g_autoptr(FpConfig) config = fp_config_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(FpDomain) dom = NULL;
@@ -143,7 +149,8 @@ fp_hook_run(FpHookOp op, int argc, char **argv)
         return finish(&lg, 0, NULL);
     }
     if (!(dom = fp_domain_load_memory(xml, len, "domain XML", &error))) {
-        if (prepare && g_error_matches(error, FP_ERROR, FP_ERROR_INPUT) && strstr(error->message, "fastpass:device"))
+        if (prepare && g_error_matches(error, FP_ERROR, FP_ERROR_INPUT) &&
+            strstr(error->message, "fastpass:device"))
             return finish(&lg, 1, error->message);
         log_line(G_LOG_LEVEL_WARNING, error->message, &lg);
         return finish(&lg, 0, NULL);

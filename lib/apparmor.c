@@ -136,3 +136,143 @@ fp_apparmor_allow(const char *helper, const char *label, const char *xml, gsize 
         *output = g_string_free(g_steal_pointer(&out), FALSE);
     return TRUE;
 }
+
+/* The values of KEY in libvirt's qemu.conf (a string or a list of strings), or NULL when the
+ * key is not set. Comments (#) are skipped; a list may span lines. */
+static GPtrArray *
+conf_strings(const char *text, const char *key)
+{
+    gsize klen = strlen(key);
+    const char *p = text;
+
+    while (p && *p) {
+        const char *line = p, *v;
+        GPtrArray *out;
+
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (strncmp(line, key, klen) ||
+            (line[klen] != ' ' && line[klen] != '=' && line[klen] != '\t'))
+            continue;
+        v = line + klen;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v != '=')
+            continue;
+        v++;
+        out = g_ptr_array_new_with_free_func(g_free);
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v == '"') {
+            const char *end = strchr(v + 1, '"');
+
+            if (end)
+                g_ptr_array_add(out, g_strndup(v + 1, end - v - 1));
+        } else if (*v == '[') {
+            for (v++; *v && *v != ']'; v++) {
+                if (*v == '#')
+                    while (*v && *v != '\n')
+                        v++;
+                if (*v == '"') {
+                    const char *end = strchr(v + 1, '"');
+
+                    if (!end)
+                        break;
+                    g_ptr_array_add(out, g_strndup(v + 1, end - v - 1));
+                    v = end;
+                }
+                if (!*v)
+                    break;
+            }
+        } else {
+            /* a number (security_default_confined = 0) */
+            const char *end = v;
+
+            while (g_ascii_isalnum(*end))
+                end++;
+            g_ptr_array_add(out, g_strndup(v, end - v));
+        }
+        return out;
+    }
+    return NULL;
+}
+
+gboolean
+fp_apparmor_confines_domains(const FpConfig *config, char **why)
+{
+    g_autofree char *aa = g_build_filename(config->sysfs_root, "kernel/security/apparmor", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GPtrArray) drivers = NULL, confined = NULL;
+    g_autoptr(GError) error = NULL;
+
+    /* test -d /sys/kernel/security/apparmor */
+    if (!g_file_test(aa, G_FILE_TEST_IS_DIR)) {
+        *why = g_strdup_printf("the kernel has no AppArmor (%s is missing), so libvirt confines "
+                               "no domain with a profile of its own",
+                               aa);
+        return FALSE;
+    }
+    /* grep -E '^\s*security_(driver|default_confined)' /etc/libvirt/qemu.conf */
+    if (!g_file_get_contents(config->libvirt_qemu_conf, &text, NULL, &error)) {
+        if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return TRUE; /* libvirt's defaults: AppArmor where the kernel has it */
+        *why = g_strdup_printf("cannot tell how libvirt confines domains: %s", error->message);
+        return FALSE;
+    }
+    drivers = conf_strings(text, "security_driver");
+    if (drivers) {
+        gboolean apparmor = FALSE;
+
+        for (guint i = 0; i < drivers->len; i++)
+            apparmor |= !g_strcmp0(g_ptr_array_index(drivers, i), "apparmor");
+        if (!apparmor) {
+            g_autofree char *list = NULL;
+
+            g_ptr_array_add(drivers, NULL);
+            list = g_strjoinv("\", \"", (char **)drivers->pdata);
+            *why = g_strdup_printf("%s sets security_driver to \"%s\", not AppArmor",
+                                   config->libvirt_qemu_conf, list);
+            return FALSE;
+        }
+    }
+    confined = conf_strings(text, "security_default_confined");
+    if (confined && confined->len && !g_strcmp0(g_ptr_array_index(confined, 0), "0")) {
+        *why = g_strdup_printf("%s sets security_default_confined = 0: domains run unconfined "
+                               "unless they ask",
+                               config->libvirt_qemu_conf);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+fp_apparmor_domain_confined(xmlNode *root, const char *uuid, char **label, char **why)
+{
+    g_autofree char *own = NULL, *found = NULL;
+
+    *label = NULL;
+    fp_xml_foreach_child(sec, root, "seclabel")
+    {
+        g_autofree char *model = fp_xml_prop(sec, "model");
+
+        if (!g_strcmp0(model, "selinux")) {
+            *why = g_strdup("the domain has an SELinux label: its MCS categories do not cover "
+                            "a pool slot");
+            return FALSE;
+        }
+    }
+    if (!uuid || !(found = fp_apparmor_domain_label(root))) {
+        *why = g_strdup("libvirt gave the domain no AppArmor profile of its own (no apparmor "
+                        "<seclabel>, or type='none')");
+        return FALSE;
+    }
+    own = g_strdup_printf("libvirt-%s", uuid);
+    if (g_ascii_strcasecmp(found, own)) {
+        *why = g_strdup_printf("the domain's AppArmor profile %s is not its own (%s)", found, own);
+        return FALSE;
+    }
+    *label = g_steal_pointer(&found);
+    return TRUE;
+}

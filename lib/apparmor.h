@@ -6,6 +6,8 @@
  * as the domain runs. */
 #pragma once
 
+#include "config.h"
+
 #include <glib.h>
 #include <libxml/tree.h>
 
@@ -22,3 +24,16 @@ char *fp_apparmor_domain_label(xmlNode *domain_root);
 gboolean fp_apparmor_allow(const char *helper, const char *label, const char *xml, gsize len,
                            const char *path, gboolean dry_run, guint timeout_ms, char **output,
                            GError **error);
+
+/* Whether libvirt confines each domain's QEMU with a profile of its own on this host: the kernel
+ * has AppArmor ($SYSFS_ROOT/kernel/security/apparmor) and libvirt's qemu.conf does not turn it
+ * off (security_driver without "apparmor", e.g. "none"; security_default_confined = 0). FALSE
+ * with *WHY (one line) otherwise: pool slots, which every QEMU's user could open by name, then go
+ * to no domain. */
+gboolean fp_apparmor_confines_domains(const FpConfig *config, char **why);
+/* Whether the live XML (ROOT, as libvirt passes it at start begin) confines the domain UUID with
+ * its own AppArmor profile: an apparmor <seclabel> whose label is libvirt-UUID, and no SELinux
+ * one. *LABEL gets the profile; FALSE with *WHY otherwise (no label, <seclabel type='none'/>, an
+ * SELinux label, a profile named for another domain). */
+gboolean fp_apparmor_domain_confined(xmlNode *domain_root, const char *uuid, char **label,
+                                     char **why);

@@ -39,6 +39,7 @@ fp_config_new(void)
     c->use_pool = TRUE;
     c->qemu_user = g_strdup("libvirt-qemu");
     c->apparmor_helper = g_strdup(FP_APPARMOR_HELPER);
+    c->libvirt_qemu_conf = g_strdup("/etc/libvirt/qemu.conf");
     return c;
 }
 
@@ -60,6 +61,7 @@ fp_config_free(FpConfig *config)
     g_free(config->pool_dir);
     g_free(config->qemu_user);
     g_free(config->apparmor_helper);
+    g_free(config->libvirt_qemu_conf);
     g_free(config);
 }
 
@@ -97,6 +99,7 @@ static const Key keys[] = {
     {"use_pool", KEY_BOOL, G_STRUCT_OFFSET(FpConfig, use_pool), NULL},
     {"qemu_user", KEY_NAME, G_STRUCT_OFFSET(FpConfig, qemu_user), NULL},
     {"apparmor_helper", KEY_PATH, G_STRUCT_OFFSET(FpConfig, apparmor_helper), NULL},
+    {"libvirt_qemu_conf", KEY_PATH, G_STRUCT_OFFSET(FpConfig, libvirt_qemu_conf), NULL},
 };
 
 /* A JSON array of PCI addresses, each checked and kept in canonical form. */

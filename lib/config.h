@@ -35,6 +35,8 @@ typedef struct {
     char *qemu_user;     /* the user QEMU runs as (qemu.conf's user): claimed slots become its */
     char *
         apparmor_helper; /* libvirt's virt-aa-helper: adds a claimed slot to its domain's profile */
+    char *libvirt_qemu_conf; /* libvirt's qemu.conf: its security_driver says whether libvirt
+                              * confines each domain (pool slots go only to confined ones) */
 } FpConfig;
 
 /* The built-in defaults. */

@@ -159,56 +159,24 @@ hugepage_record_dir(FpHookCtx *ctx, char **where, GError **error)
     return dfd;
 }
 
-/* A record is three small numbers. */
+/* A record is a few small numbers. */
 #define HUGEPAGE_RECORD_MAX 4096
+/* Longest wait for the host-wide nr_hugepages lock (the pool may hold it while it grows). */
+#define HUGEPAGE_LOCK_MS 5000
 
-static void
-reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
-{
-    guint64 page = fp_domain_hugepage_kib(dom), mem, added = 0;
-    int node = fp_domain_memory_node(dom), dfd;
-    g_autoptr(GError) error = NULL;
-    g_autofree char *record = NULL, *where = NULL;
-    json_object *j;
-
-    if (!page || !ctx->config->reserve_hugepages || !ctx->config_ok)
-        return;
-    if (!fp_domain_memory_kib(dom, &mem, NULL) || mem % page) {
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "hugepages: guest memory is not a whole number of %" G_GUINT64_FORMAT
-            " KiB pages; not reserving",
-            page);
-        return;
-    }
-    if (!fp_hugepages_reserve(ctx->config->sysfs_root, ctx->config->proc_root, node, page,
-                              mem / page, ctx->config->compact_memory, left_ms(ctx), &added,
-                              &error)) {
-        /* Optional: libvirt may still find the pages elsewhere, or report the shortage itself. */
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s", error->message);
-        return;
-    }
-    if (!added)
-        return;
-    say(ctx, G_LOG_LEVEL_INFO,
-        "hugepages: added %" G_GUINT64_FORMAT " pages of %" G_GUINT64_FORMAT " KiB on %s%d", added,
-        page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
-    record = hugepage_record_name(dom);
-    if ((dfd = hugepage_record_dir(ctx, &where, &error)) < 0) {
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
-            error->message);
-        return;
-    }
-    j = json_object_new_object();
-    json_object_object_add(j, "node", json_object_new_int(node));
-    json_object_object_add(j, "page_kib", json_object_new_int64((gint64)page));
-    json_object_object_add(j, "added", json_object_new_int64((gint64)added));
-    if (!fp_safedir_write(dfd, where, record, json_object_to_json_string(j),
-                          strlen(json_object_to_json_string(j)), 0600, &error))
-        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
-            error->message);
-    json_object_put(j);
-    close(dfd);
-}
+/* $RUN_DIR/hugepages/KEY.json: the pages the hook added for one domain, written ahead of every
+ * change of nr_hugepages (write-ahead), so a hook killed at any step (kill -9, its own deadline)
+ * leaves enough to give back exactly what it added:
+ *   {"node": N, "page_kib": P, "added": A}                      A pages added and held
+ *   ... "pending": "add", "before": B, "count": K               raising nr_hugepages B -> B+K
+ *   ... "pending": "give", "before": B, "count": K              lowering it B -> B-K
+ * Every change happens under the host-wide nr_hugepages lock, so whoever holds it next sees
+ * nr_hugepages as the writer left it and can tell whether a pending write happened. */
+typedef struct {
+    gint64 node, page_kib, added;
+    enum { PENDING_NONE, PENDING_ADD, PENDING_GIVE } pending;
+    gint64 before, count;
+} HugeRecord;
 
 /* A member of a record that must be an integer in MIN..MAX. */
 static gboolean
@@ -222,41 +190,364 @@ record_int(json_object *j, const char *key, gint64 min, gint64 max, gint64 *out)
     return *out >= min && *out <= max;
 }
 
+/* 1: read into *R; 0: there is none; -1: unreadable or not a record (the error says which). */
+static int
+record_read(int dfd, const char *where, const char *name, HugeRecord *r, GError **error)
+{
+    g_autofree char *text = NULL;
+    json_object *j, *p;
+    int found = -1;
+
+    *r = (HugeRecord){0};
+    if (!(text = fp_safedir_read(dfd, where, name, HUGEPAGE_RECORD_MAX, NULL, error)))
+        return g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? 0 : -1;
+    if ((j = json_tokener_parse(text)) && record_int(j, "node", -1, 1023, &r->node) &&
+        record_int(j, "page_kib", 1, G_MAXINT64, &r->page_kib) &&
+        record_int(j, "added", 0, G_MAXINT32, &r->added)) {
+        found = 1;
+        p = json_object_object_get(j, "pending");
+        if (p && (!json_object_is_type(p, json_type_string) ||
+                  !record_int(j, "before", 0, G_MAXINT64, &r->before) ||
+                  !record_int(j, "count", 0, G_MAXINT32, &r->count)))
+            found = -1;
+        else if (p && !g_strcmp0(json_object_get_string(p), "add"))
+            r->pending = PENDING_ADD;
+        else if (p && !g_strcmp0(json_object_get_string(p), "give"))
+            r->pending = PENDING_GIVE;
+        else if (p)
+            found = -1;
+    }
+    json_object_put(j);
+    if (found < 0)
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s/%s is not a record of added pages", where,
+                    name);
+    return found;
+}
+
+/* Writes R over NAME (atomically: a new file renamed over it); a record of nothing is removed. */
+static gboolean
+record_write(int dfd, const char *where, const char *name, const HugeRecord *r, GError **error)
+{
+    json_object *j;
+    gboolean ok;
+
+    if (!r->added && r->pending == PENDING_NONE) {
+        /* rm $RUN_DIR/hugepages/$KEY.json   (the name, never a target) */
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+            int e = errno;
+
+            g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", where, name,
+                        g_strerror(e));
+            return FALSE;
+        }
+        return TRUE;
+    }
+    j = json_object_new_object();
+    json_object_object_add(j, "node", json_object_new_int((int)r->node));
+    json_object_object_add(j, "page_kib", json_object_new_int64(r->page_kib));
+    json_object_object_add(j, "added", json_object_new_int64(r->added));
+    if (r->pending != PENDING_NONE) {
+        json_object_object_add(j, "pending",
+                               json_object_new_string(r->pending == PENDING_ADD ? "add" : "give"));
+        json_object_object_add(j, "before", json_object_new_int64(r->before));
+        json_object_object_add(j, "count", json_object_new_int64(r->count));
+    }
+    ok = fp_safedir_write(dfd, where, name, json_object_to_json_string(j),
+                          strlen(json_object_to_json_string(j)), 0600, error);
+    json_object_put(j);
+    return ok;
+}
+
+/* With the lock held: settles a write that was pending when its writer stopped (killed, or
+ * done), from nr_hugepages as it is now, and saves the result. */
+static gboolean
+record_settle(const char *sysfs_root, int dfd, const char *where, const char *name, HugeRecord *r,
+              GError **error)
+{
+    guint64 nr;
+
+    if (r->pending == PENDING_NONE)
+        return TRUE;
+    if (!fp_hugepages_count(sysfs_root, (int)r->node, (guint64)r->page_kib, &nr, error))
+        return FALSE;
+    if (r->pending == PENDING_ADD && (gint64)nr > r->before)
+        r->added += MIN((gint64)nr - r->before, r->count);
+    else if (r->pending == PENDING_GIVE && (gint64)nr < r->before)
+        r->added = 0; /* written: it gave back what the kernel could */
+    r->pending = PENDING_NONE;
+    return record_write(dfd, where, name, r, error);
+}
+
+/* With the lock held: gives back the pages R holds, writing the intent first. */
+static gboolean
+record_give_back(const char *sysfs_root, int dfd, const char *where, const char *name,
+                 HugeRecord *r, guint timeout_ms, GError **error)
+{
+    guint64 nr;
+    gboolean ok;
+
+    if (!record_settle(sysfs_root, dfd, where, name, r, error))
+        return FALSE;
+    if (!r->added)
+        return TRUE;
+    if (!fp_hugepages_count(sysfs_root, (int)r->node, (guint64)r->page_kib, &nr, error))
+        return FALSE;
+    r->pending = PENDING_GIVE;
+    r->before = (gint64)nr;
+    r->count = r->added;
+    if (!record_write(dfd, where, name, r, error))
+        return FALSE;
+    ok = fp_hugepages_release_locked(sysfs_root, (int)r->node, (guint64)r->page_kib,
+                                     (guint64)r->added, timeout_ms, error);
+    if (ok) {
+        r->added = 0;
+        r->pending = PENDING_NONE;
+        return record_write(dfd, where, name, r, error);
+    }
+    record_settle(sysfs_root, dfd, where, name, r, NULL);
+    return FALSE;
+}
+
+typedef struct {
+    int dfd;
+    const char *where, *name;
+    HugeRecord *r;
+} IntentArgs;
+
+static gboolean
+record_intent(guint64 before, guint64 adding, gpointer user, GError **error)
+{
+    IntentArgs *a = user;
+
+    a->r->pending = PENDING_ADD;
+    a->r->before = (gint64)before;
+    a->r->count = (gint64)adding;
+    if (!record_write(a->dfd, a->where, a->name, a->r, error)) {
+        g_prefix_error(error, "cannot record the pages about to be added: ");
+        a->r->pending = PENDING_NONE;
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+reserve_hugepages(FpHookCtx *ctx, const FpDomain *dom)
+{
+    const char *sysfs = ctx->config->sysfs_root;
+    guint64 page = fp_domain_hugepage_kib(dom), mem, added = 0;
+    int node = fp_domain_memory_node(dom), dfd, lock;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *record = NULL, *where = NULL;
+    HugeRecord r;
+    IntentArgs args;
+    gboolean ok;
+
+    if (!page || !ctx->config->reserve_hugepages || !ctx->config_ok)
+        return;
+    if (!fp_domain_memory_kib(dom, &mem, NULL) || mem % page) {
+        say(ctx, G_LOG_LEVEL_WARNING,
+            "hugepages: guest memory is not a whole number of %" G_GUINT64_FORMAT
+            " KiB pages; not reserving",
+            page);
+        return;
+    }
+    record = hugepage_record_name(dom);
+    /* Nothing is added that is not recorded first. */
+    if ((dfd = hugepage_record_dir(ctx, &where, &error)) < 0) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: not reserving: %s", error->message);
+        return;
+    }
+    if ((lock = fp_hugepages_lock(sysfs, MIN(HUGEPAGE_LOCK_MS, left_ms(ctx)), &error)) < 0) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: not reserving: %s", error->message);
+        close(dfd);
+        return;
+    }
+    /* What an earlier start of this domain left (its release never ran): kept and added to when
+     * it is the same pool, given back first when not. */
+    if (record_read(dfd, where, record, &r, &error) < 0) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s; removed, nothing given back", error->message);
+        g_clear_error(&error);
+        unlinkat(dfd, record, 0);
+        r = (HugeRecord){0};
+    } else if (r.page_kib && (r.node != node || r.page_kib != (gint64)page) &&
+               !record_give_back(sysfs, dfd, where, record, &r, left_ms(ctx), &error)) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: not reserving: %s", error->message);
+        goto out;
+    }
+    g_clear_error(&error);
+    if (!record_settle(sysfs, dfd, where, record, &r, &error)) {
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: not reserving: %s", error->message);
+        goto out;
+    }
+    r.node = node;
+    r.page_kib = (gint64)page;
+    args = (IntentArgs){dfd, where, record, &r};
+    ok = fp_hugepages_reserve_locked(sysfs, ctx->config->proc_root, node, page, mem / page,
+                                     ctx->config->compact_memory, left_ms(ctx), record_intent,
+                                     &args, &added, &error);
+    if (!ok)
+        /* Optional: libvirt may still find the pages elsewhere, or report the shortage itself. */
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s", error->message);
+    else if (added)
+        say(ctx, G_LOG_LEVEL_INFO,
+            "hugepages: added %" G_GUINT64_FORMAT " pages of %" G_GUINT64_FORMAT " KiB on %s%d",
+            added, page, node < 0 ? "the host pool" : "node ", node < 0 ? 0 : node);
+    g_clear_error(&error);
+    /* The intent, settled from what nr_hugepages says now (the write happened or not). */
+    if (!record_settle(sysfs, dfd, where, record, &r, &error))
+        say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot record what was added: %s",
+            error->message);
+out:
+    close(lock);
+    close(dfd);
+}
+
+/* Gives back the pages of record NAME: settles a pending write, lowers nr_hugepages, removes
+ * the record. FALSE when it could not (the record stays for a later try). */
+static gboolean
+give_back_record(const FpConfig *config, int dfd, const char *where, const char *name,
+                 guint timeout_ms, gint64 *given, GError **error)
+{
+    HugeRecord r;
+    int lock, found;
+    gboolean ok;
+
+    *given = 0;
+    if ((found = record_read(dfd, where, name, &r, error)) <= 0) {
+        if (found == 0)
+            g_clear_error(error);
+        else {
+            /* rm $RUN_DIR/hugepages/$KEY.json   (whatever it was: the name, never a target) */
+            unlinkat(dfd, name, 0);
+            g_prefix_error(error, "removed, nothing given back: ");
+        }
+        return found == 0;
+    }
+    if ((lock = fp_hugepages_lock(config->sysfs_root, MIN(HUGEPAGE_LOCK_MS, timeout_ms), error)) <
+        0)
+        return FALSE;
+    ok = record_settle(config->sysfs_root, dfd, where, name, &r, error);
+    *given = r.added;
+    ok = ok && record_give_back(config->sysfs_root, dfd, where, name, &r, timeout_ms, error);
+    if (!ok)
+        *given = 0;
+    close(lock);
+    return ok;
+}
+
 static void
 return_hugepages(FpHookCtx *ctx, const FpDomain *dom)
 {
-    g_autofree char *record = hugepage_record_name(dom), *where = NULL, *text = NULL;
+    g_autofree char *record = hugepage_record_name(dom), *where = NULL;
     g_autoptr(GError) error = NULL;
-    gint64 node, page_kib, added;
-    json_object *j = NULL;
+    gint64 given;
     int dfd = hugepage_record_dir(ctx, &where, &error);
 
     if (dfd < 0) {
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s", error->message);
         return;
     }
-    if (!(text = fp_safedir_read(dfd, where, record, HUGEPAGE_RECORD_MAX, NULL, &error))) {
-        if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            say(ctx, G_LOG_LEVEL_WARNING, "hugepages: %s; removed, nothing given back",
-                error->message);
-    } else if (!(j = json_tokener_parse(text)) || !record_int(j, "node", -1, 1023, &node) ||
-               !record_int(j, "page_kib", 1, G_MAXINT64, &page_kib) ||
-               !record_int(j, "added", 1, G_MAXINT32, &added)) {
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "hugepages: %s/%s is not a record of added pages; removed, nothing given back", where,
-            record);
-    } else if (fp_hugepages_release(ctx->config->sysfs_root, (int)node, (guint64)page_kib,
-                                    (guint64)added, left_ms(ctx), &error)) {
-        say(ctx, G_LOG_LEVEL_INFO,
-            "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start", added);
-    } else {
+    if (!give_back_record(ctx->config, dfd, where, record, left_ms(ctx), &given, &error))
         say(ctx, G_LOG_LEVEL_WARNING, "hugepages: cannot give back pages: %s", error->message);
-    }
-    json_object_put(j);
-    /* rm $RUN_DIR/hugepages/$KEY.json   (whatever it was: the name, never a target) */
-    if (text || (error && !g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)))
-        unlinkat(dfd, record, 0);
+    else if (given)
+        say(ctx, G_LOG_LEVEL_INFO,
+            "hugepages: gave back the %" G_GINT64_FORMAT " pages added at start", given);
     close(dfd);
+}
+
+/* The UUIDs (lower case) of the QEMU processes that run: every "-uuid UUID" on a command line
+ * under PROC_ROOT. NULL when the process table cannot be read (then nothing may be taken from
+ * anyone). */
+static GHashTable *
+running_uuids(const char *proc_root, GError **error)
+{
+    g_autoptr(GDir) proc = g_dir_open(proc_root, 0, error);
+    g_autoptr(GHashTable) found = NULL;
+    const char *pid;
+
+    if (!proc) {
+        g_prefix_error(error, "cannot tell which domains run: ");
+        return NULL;
+    }
+    found = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    while ((pid = g_dir_read_name(proc))) {
+        g_autofree char *path = NULL, *cmd = NULL;
+        gsize len;
+
+        if (!g_ascii_isdigit(pid[0]))
+            continue;
+        path = g_build_filename(proc_root, pid, "cmdline", NULL);
+        /* tr '\0' ' ' < /proc/$PID/cmdline | grep -o -- "-uuid [^ ]*" */
+        if (!g_file_get_contents(path, &cmd, &len, NULL))
+            continue; /* gone meanwhile */
+        for (gsize i = 0; i < len;) {
+            gsize n = strnlen(cmd + i, len - i);
+
+            if (!strcmp(cmd + i, "-uuid") && i + n + 1 < len)
+                g_hash_table_add(
+                    found, g_ascii_strdown(cmd + i + n + 1,
+                                           (gssize)strnlen(cmd + i + n + 1, len - i - n - 1)));
+            i += n + 1;
+        }
+    }
+    return g_steal_pointer(&found);
+}
+
+gboolean
+fp_hook_recover_hugepages(const FpConfig *config, GPtrArray *notes, GError **error)
+{
+    g_autofree char *where = g_build_filename(config->run_dir, "hugepages", NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GHashTable) running = NULL;
+    int run, dfd;
+    gboolean ok = TRUE;
+    const char *name;
+
+    if (!g_file_test(where, G_FILE_TEST_IS_DIR))
+        return TRUE; /* no hook ever recorded anything */
+    if ((run = fp_safedir_open(config->run_dir, FALSE, 0755, error)) < 0)
+        return FALSE;
+    dfd = fp_safedir_sub(run, config->run_dir, "hugepages", 0700, error);
+    close(run);
+    if (dfd < 0)
+        return FALSE;
+    if (!(dir = g_dir_open(where, 0, error))) {
+        close(dfd);
+        return FALSE;
+    }
+    if (!(running = running_uuids(config->proc_root, error))) {
+        close(dfd);
+        return FALSE;
+    }
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *key = NULL;
+        gint64 given;
+
+        if (name[0] == '.' || !g_str_has_suffix(name, ".json"))
+            continue;
+        key = g_ascii_strdown(name, (gssize)strlen(name) - 5);
+        /* Records of running domains are theirs; one without a UUID (a name's digest) cannot
+         * be matched to a process and is given back. */
+        if (g_hash_table_contains(running, key)) {
+            g_ptr_array_add(notes, g_strdup_printf("hugepages: %s runs; its record stays", key));
+            continue;
+        }
+        if (!give_back_record(config, dfd, where, name, config->hook_deadline_ms, &given, &err)) {
+            g_ptr_array_add(notes, g_strdup_printf("hugepages: %s: %s", name, err->message));
+            g_clear_error(&err);
+            ok = FALSE;
+            continue;
+        }
+        g_ptr_array_add(notes, g_strdup_printf("hugepages: gave back %" G_GINT64_FORMAT
+                                               " pages recorded in %s/%s",
+                                               given, where, name));
+    }
+    close(dfd);
+    if (!ok)
+        g_set_error(error, FP_ERROR, FP_ERROR_IO,
+                    "some hugepage records could not be given back (see the notes)");
+    return ok;
 }
 
 static void
@@ -298,13 +589,15 @@ pool_options(const FpHookCtx *ctx)
 }
 
 /* A pre-zeroed slot for guest RAM, when the pool has one of the domain's size, page size and
- * node. QEMU's user gets the file; the wrapper finds it by the domain's UUID. */
+ * node, and libvirt confines each domain on this host with a profile of its own. Claimed here,
+ * still root's: only at start begin, once the live XML shows the domain's own AppArmor profile,
+ * does QEMU's user get it (fp_hook_start). Where start begin never comes, QEMU cannot open it. */
 static gboolean
 claim_slot(FpHookCtx *ctx, FpDomain *dom)
 {
     FpPoolOptions o = pool_options(ctx);
     guint64 page = fp_domain_hugepage_kib(dom), pool_page = 0, kib;
-    g_autofree char *uuid = fp_domain_uuid(dom);
+    g_autofree char *uuid = fp_domain_uuid(dom), *why = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FpSlot) slot = NULL;
     uid_t uid;
@@ -318,11 +611,23 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
             error ? error->message : "other page size");
         return FALSE;
     }
+    /* Every QEMU runs as one user: without a profile per domain, any of them could open
+     * another guest's slot by name. */
+    if (!fp_apparmor_confines_domains(ctx->config, &why)) {
+        say(ctx, G_LOG_LEVEL_INFO, "pool: not used: %s; QEMU allocates guest memory itself", why);
+        return FALSE;
+    }
     /* One slot holds one RAM backend; QEMU gets one per guest NUMA cell. Without a claim the
      * hook reserves the hugepages QEMU will need instead. */
     if (fp_domain_numa_cells(dom) > 1) {
         say(ctx, G_LOG_LEVEL_DEBUG, "pool: not used (%u guest NUMA cells)",
             fp_domain_numa_cells(dom));
+        return FALSE;
+    }
+    /* Without QEMU's user, QEMU could not open a slot: QEMU allocates itself. */
+    if (!fp_config_qemu_ids(ctx->config, &uid, &gid)) {
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: no user %s; QEMU allocates guest memory itself",
+            ctx->config->qemu_user);
         return FALSE;
     }
     /* A slot this domain still holds is stale (a start that died after its claim): it goes
@@ -335,19 +640,36 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
         say(ctx, G_LOG_LEVEL_INFO, "pool: %s; QEMU allocates guest memory itself", error->message);
         return FALSE;
     }
-    /* Clean slots are root's: only the claimed one becomes QEMU's user's. Without that user
-     * QEMU could not open it: give it back, and QEMU allocates itself. */
-    if (!fp_config_qemu_ids(ctx->config, &uid, &gid) || !fp_pool_give(&o, slot, uid, gid, &error)) {
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "pool: cannot give %s to %s: %s; QEMU allocates guest memory itself", slot->path,
-            ctx->config->qemu_user, error ? error->message : "no such user");
-        g_clear_error(&error);
-        if (!fp_pool_release(&o, uuid, &error))
-            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
-        return FALSE;
-    }
     say(ctx, G_LOG_LEVEL_INFO, "pool: claimed %s for guest memory", slot->path);
     return TRUE;
+}
+
+/* The slot OWNER claimed (not yet given), or NULL. */
+static FpSlot *
+claimed_slot(const FpPoolOptions *o, const char *owner)
+{
+    g_autoptr(GPtrArray) slots = fp_pool_list(o, NULL);
+
+    for (guint i = 0; slots && i < slots->len; i++) {
+        FpSlot *s = g_ptr_array_index(slots, i);
+
+        if (s->state == FP_SLOT_CLAIMED && !s->problem && !g_ascii_strcasecmp(s->owner, owner))
+            return g_ptr_array_steal_index(slots, i);
+    }
+    return NULL;
+}
+
+/* Every slot the domain holds -> root's, dirty: first thing at release end, whatever use_pool
+ * says now, so a departed tenant's memory is root's at once. */
+static void
+release_slot(FpHookCtx *ctx, FpDomain *dom)
+{
+    FpPoolOptions o = pool_options(ctx);
+    g_autofree char *uuid = fp_domain_uuid(dom);
+    g_autoptr(GError) error = NULL;
+
+    if (uuid && fp_pool_owner_valid(uuid) && !fp_pool_release(&o, uuid, &error))
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
 }
 
 gboolean
@@ -357,16 +679,20 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
     g_autoptr(GArray) managed = device_list(dom, TRUE);
     g_autofree char *name = fp_domain_name(dom);
     FpQemuCaps caps;
+    uid_t qemu_uid;
+    gid_t qemu_gid;
     json_object *ev = json_object_new_object();
     gboolean ok = TRUE;
 
     /* One timeline write per start, at the end: it is on the VM's critical path. */
     json_object_object_add(ev, "begin_us", json_object_new_int64(g_get_real_time()));
     give_wrapper_timeline(ctx, dom);
-    /* Probed here, as root, so the wrapper (running as QEMU's user) finds the answer cached. */
-    if (ctx->config_ok)
-        fp_qemu_caps_probe(ctx->config->qemu_binary, ctx->config->run_dir, MIN(5000, left_ms(ctx)),
-                           &caps, NULL);
+    /* Probed here, so the wrapper (running as QEMU's user) finds the answer cached: QEMU runs
+     * as that user, root only writes the answer. */
+    if (ctx->config_ok && fp_config_qemu_ids(ctx->config, &qemu_uid, &qemu_gid))
+        fp_qemu_caps_probe_as(ctx->config->qemu_binary, ctx->config->run_dir,
+                              MIN(5000, left_ms(ctx)), ctx->config->qemu_user, qemu_uid, qemu_gid,
+                              &caps, NULL);
 
     /* Managed devices too: bound in parallel now, libvirt's one-by-one detach finds them done. */
     g_array_append_vals(all, managed->data, managed->len);
@@ -406,26 +732,46 @@ fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error)
 }
 
 /* libvirt's per-domain AppArmor profile names only what libvirt gave the domain: the pool slot
- * claimed for it goes into that profile alone, never into a rule that every domain shares. One
- * grant only: each is a virt-aa-helper run that recompiles the profile on the start path (the
- * wrapper's timeline event goes to the domain's log instead of a file the profile would name). */
+ * claimed for it goes to QEMU's user, and into that profile alone, only when the live XML shows
+ * that profile; never into a rule that every domain shares. One grant only: each is a
+ * virt-aa-helper run that recompiles the profile on the start path (the wrapper's timeline event
+ * goes to the domain's log instead of a file the profile would name). A domain without its own
+ * profile gets no slot: the claim is taken back and its hugepages reserved instead. */
 void
 fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
 {
     FpPoolOptions o = pool_options(ctx);
-    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *slot = NULL;
+    g_autofree char *uuid = fp_domain_uuid(dom), *label = NULL, *path = NULL, *why = NULL;
     g_autoptr(GError) error = NULL;
+    g_autoptr(FpSlot) slot = NULL;
+    uid_t uid;
+    gid_t gid;
 
-    if (!ctx->config_ok || !ctx->config->use_pool || !uuid ||
-        !(label = fp_apparmor_domain_label(fp_domain_root(dom))) ||
-        !(slot = fp_pool_claimed_path(&o, uuid, 0)))
+    if (!uuid || !fp_pool_owner_valid(uuid) || !(slot = claimed_slot(&o, uuid)))
         return;
-    if (fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, slot, FALSE,
-                          MIN(10000, left_ms(ctx)), NULL, &error))
-        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, slot);
-    else
-        say(ctx, G_LOG_LEVEL_WARNING,
-            "pool: %s; the wrapper will let QEMU allocate guest memory itself", error->message);
+    if (!ctx->config_ok || !ctx->config->use_pool)
+        why = g_strdup("the pool is off");
+    else if (fp_apparmor_confines_domains(ctx->config, &why))
+        fp_apparmor_domain_confined(fp_domain_root(dom), uuid, &label, &why);
+    if (!why && !fp_config_qemu_ids(ctx->config, &uid, &gid))
+        why = g_strdup_printf("no user %s", ctx->config->qemu_user);
+    if (!why && !fp_pool_give(&o, slot, uid, gid, &error))
+        why = g_strdup(error->message);
+    if (!why && !(path = fp_pool_claimed_path(&o, uuid, 0)))
+        why = g_strdup("the slot given is not usable");
+    if (!why && !fp_apparmor_allow(ctx->config->apparmor_helper, label, xml, len, path, FALSE,
+                                   MIN(10000, left_ms(ctx)), NULL, &error))
+        why = g_strdup(error->message);
+    if (!why) {
+        say(ctx, G_LOG_LEVEL_INFO, "pool: %s may open %s (AppArmor, its own profile)", label, path);
+        return;
+    }
+    say(ctx, G_LOG_LEVEL_INFO, "pool: slot taken back: %s; QEMU allocates guest memory itself",
+        why);
+    g_clear_error(&error);
+    if (!fp_pool_release(&o, uuid, &error))
+        say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", error->message);
+    reserve_hugepages(ctx, dom);
 }
 
 gboolean
@@ -449,6 +795,8 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
                  * host driver, so that no claim outlives its domain. */
                 {unplugged, FP_RELEASE_RESTORE}};
 
+    /* Before the devices, whose resets can take until the deadline. */
+    release_slot(ctx, dom);
     for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
         FpPrepOptions o = prep_options(ctx, name, sets[i].mode);
         g_autoptr(FpPrepReport) report = NULL;
@@ -467,16 +815,6 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
         }
     }
     return_hugepages(ctx, dom);
-    {
-        /* Hands the slot back for scrubbing and returns at once: `fastpass pool serve` zeroes it.
-         */
-        FpPoolOptions o = pool_options(ctx);
-        g_autofree char *uuid = fp_domain_uuid(dom);
-        g_autoptr(GError) perr = NULL;
-
-        if (uuid && ctx->config->use_pool && !fp_pool_release(&o, uuid, &perr))
-            say(ctx, G_LOG_LEVEL_WARNING, "pool: %s", perr->message);
-    }
     return ok;
 }
 

@@ -32,3 +32,9 @@ gboolean fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error);
 /* migrate begin / restore begin: the XML libvirt should use. Tuned when that works and is
  * configured, else the input unchanged; never empty. */
 char *fp_hook_rewrite_xml(FpHookCtx *ctx, const char *xml, gsize len, gsize *out_len);
+/* Gives back the hugepages every record in $RUN_DIR/hugepages holds for a domain that does not
+ * run (no process under proc_root has "-uuid UUID" on its command line), settling writes that a
+ * killed hook left pending, and removes those records. NOTES gets one line per record. FALSE
+ * when the process table cannot be read (nothing is given back then) or a record could not be
+ * given back (it stays, named in NOTES). For `fastpass recover` and boot. */
+gboolean fp_hook_recover_hugepages(const FpConfig *config, GPtrArray *notes, GError **error);

@@ -6,20 +6,59 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Who the probe runs as: NULL in the child setup means as the caller. */
+typedef struct {
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[64];
+    int n_groups;
+} ProbeUser;
+
 /* In the child: its stderr into the same pipe as its stdout. Not /dev/null: the wrapper probes
- * inside libvirt's sandbox, whose private /dev may not have it (QEMU itself does not need it). */
+ * inside libvirt's sandbox, whose private /dev may not have it (QEMU itself does not need it).
+ * Then QEMU's user, as libvirt probes (setpriv --groups=... --regid=GID --reuid=UID): a child
+ * that cannot drop root runs nothing. */
 static void
-stderr_to_stdout(gpointer data)
+child_setup(gpointer data)
 {
+    const ProbeUser *u = data;
+
     dup2(STDOUT_FILENO, STDERR_FILENO);
+    if (u && (setgroups((size_t)u->n_groups, u->groups) < 0 || setgid(u->gid) < 0 ||
+              setuid(u->uid) < 0 || setuid(0) == 0))
+        _exit(127);
+}
+
+/* USER's primary group and every group of /etc/group that lists USER (read directly: no name
+ * service socket on libvirt's start path). */
+static void
+probe_user_groups(const char *user, ProbeUser *u)
+{
+    FILE *f = fopen("/etc/group", "re");
+    struct group *gr;
+
+    u->groups[0] = u->gid;
+    u->n_groups = 1;
+    while (f && (gr = fgetgrent(f)) && u->n_groups < (int)G_N_ELEMENTS(u->groups)) {
+        for (char **m = gr->gr_mem; m && *m; m++) {
+            if (!strcmp(*m, user) && gr->gr_gid != u->gid) {
+                u->groups[u->n_groups++] = gr->gr_gid;
+                break;
+            }
+        }
+    }
+    if (f)
+        fclose(f);
 }
 
 /* The answer is a few booleans and a key. */
@@ -47,7 +86,8 @@ static const Cap caps_table[] = {
 
 /* QEMU OPTION ARG (a help request), its stdout */
 static char *
-run_bounded(const char *qemu, const char *option, const char *arg, guint timeout_ms, GError **error)
+run_bounded(const char *qemu, const char *option, const char *arg, const ProbeUser *user,
+            guint timeout_ms, GError **error)
 {
     const char *argv[] = {qemu, option, arg, NULL};
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
@@ -57,8 +97,8 @@ run_bounded(const char *qemu, const char *option, const char *arg, guint timeout
     char buf[4096];
 
     /* stdin a pipe closed at once (EOF), not /dev/null, for the same reason as stderr. */
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                  stderr_to_stdout, NULL, &pid, &in_fd, &out_fd, NULL, error))
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
+                                  (gpointer)user, &pid, &in_fd, &out_fd, NULL, error))
         return NULL;
     close(in_fd);
     /* Read until EOF, but never past the deadline: a QEMU that hangs with its stdout open must
@@ -90,9 +130,31 @@ run_bounded(const char *qemu, const char *option, const char *arg, guint timeout
     return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
+static gboolean probe(const char *qemu, const char *cache_dir, guint timeout_ms,
+                      const ProbeUser *user, FpQemuCaps *caps, GError **error);
+
 gboolean
 fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, FpQemuCaps *caps,
                    GError **error)
+{
+    return probe(qemu, cache_dir, timeout_ms, NULL, caps, error);
+}
+
+gboolean
+fp_qemu_caps_probe_as(const char *qemu, const char *cache_dir, guint timeout_ms, const char *user,
+                      uid_t uid, gid_t gid, FpQemuCaps *caps, GError **error)
+{
+    ProbeUser u = {.uid = uid, .gid = gid};
+
+    if (geteuid() != 0 || uid == 0)
+        return probe(qemu, cache_dir, timeout_ms, NULL, caps, error);
+    probe_user_groups(user, &u);
+    return probe(qemu, cache_dir, timeout_ms, &u, caps, error);
+}
+
+static gboolean
+probe(const char *qemu, const char *cache_dir, guint timeout_ms, const ProbeUser *user,
+      FpQemuCaps *caps, GError **error)
 {
     struct stat st;
     g_autofree char *key = NULL, *digest = NULL, *cache = NULL, *text = NULL, *help = NULL,
@@ -128,13 +190,14 @@ fp_qemu_caps_probe(const char *qemu, const char *cache_dir, guint timeout_ms, Fp
             return TRUE;
         }
     }
-    if (!(help = run_bounded(qemu, "-object", "memory-backend-ram,help", timeout_ms, error))) {
+    if (!(help =
+              run_bounded(qemu, "-object", "memory-backend-ram,help", user, timeout_ms, error))) {
         if (dfd >= 0)
             close(dfd);
         return FALSE;
     }
     /* A QEMU built without vfio-pci answers with an error and an empty stdout: no properties. */
-    if (!(vfio_help = run_bounded(qemu, "-device", "vfio-pci,help", timeout_ms, error))) {
+    if (!(vfio_help = run_bounded(qemu, "-device", "vfio-pci,help", user, timeout_ms, error))) {
         if (dfd >= 0)
             close(dfd);
         return FALSE;

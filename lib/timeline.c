@@ -31,6 +31,20 @@ fp_timeline_path(const char *run_dir, const char *uuid, const char *name, const 
 }
 
 /* $RUN_DIR/timeline, trusted: root makes it (0711); anyone else only opens root's. */
+/* flock -w: LOCK_EX within FP_TIMELINE_LOCK_MS, by short non-blocking tries. */
+static gboolean
+lock_bounded(int fd)
+{
+    gint64 deadline = g_get_monotonic_time() + FP_TIMELINE_LOCK_MS * 1000;
+
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || g_get_monotonic_time() >= deadline)
+            return FALSE;
+        g_usleep(2000);
+    }
+    return TRUE;
+}
+
 static int
 open_dir(const char *run_dir, gboolean *mine, GError **error)
 {
@@ -133,9 +147,15 @@ fp_timeline_add(const char *run_dir, const char *uuid, const char *name, const c
                     (unsigned)geteuid());
         goto out;
     }
-    /* Hook and wrapper of one domain may overlap with a restart: one writer at a time. */
-    while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-        ;
+    /* Hook and wrapper of one domain may overlap with a restart: one writer at a time. Another
+     * process of QEMU's user may hold the lock for ever: after a short wait the event is dropped,
+     * never the start held. */
+    if (!lock_bounded(fd)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_TIMEOUT,
+                    "%s/%s stayed locked by another process for %d ms; event dropped", where, file,
+                    FP_TIMELINE_LOCK_MS);
+        goto out;
+    }
     if (!fresh && (text = fp_safedir_read_fd(fd, where, file, FP_TIMELINE_MAX_BYTES, &len, NULL)))
         root = json_tokener_parse(text);
     if (!root || !json_object_is_type(root, json_type_object) ||

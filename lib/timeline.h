@@ -8,6 +8,8 @@
 
 /* A timeline is a handful of events; root reads nothing bigger. */
 #define FP_TIMELINE_MAX_BYTES (1024 * 1024)
+/* Longest wait for another writer of the same file; then the event is dropped. */
+#define FP_TIMELINE_LOCK_MS 200
 /* What the wrapper writes to stderr (the domain's log) before its event's JSON, on one line, when
  * it cannot write its timeline file. */
 #define FP_TIMELINE_LOG_MARK "fastpass-qemu: timeline event: "
@@ -24,7 +26,8 @@ gboolean fp_timeline_give(const char *run_dir, const char *uuid, const char *nam
 /* Appends EVENT (takes ownership of FIELDS; "event" and "time_us" (CLOCK_REALTIME) are added to
  * it first, also when the append then fails).
  * FRESH starts the file anew (the first event of a start). A caller that does not own the
- * timeline directory writes only a file already given to it. */
+ * timeline directory writes only a file already given to it. A file another process keeps
+ * locked for FP_TIMELINE_LOCK_MS: FP_ERROR_TIMEOUT, the event dropped (a start never waits). */
 gboolean fp_timeline_add(const char *run_dir, const char *uuid, const char *name,
                          const char *source, const char *event, json_object *fields, gboolean fresh,
                          GError **error);

@@ -5,6 +5,7 @@
 #include "domain.h"
 #include "error.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -121,6 +122,108 @@ test_allow_helper_fails(void)
     g_test_message("%s", error->message);
 }
 
+/* Whether libvirt confines each domain on the host: the kernel's AppArmor directory under the
+ * sysfs root, and qemu.conf's security_driver and security_default_confined. */
+typedef struct {
+    const char *name;
+    gboolean apparmor; /* the kernel has AppArmor */
+    const char *conf;  /* qemu.conf; NULL: none */
+    gboolean confines;
+    const char *why; /* a part of the reason, when it does not */
+} HostCase;
+
+static const HostCase host_cases[] = {
+    {"no-apparmor", FALSE, NULL, FALSE, "the kernel has no AppArmor"},
+    {"apparmor-no-conf", TRUE, NULL, TRUE, NULL},
+    {"apparmor-default-conf", TRUE, "#security_driver = \"selinux\"\nuser = \"libvirt-qemu\"\n",
+     TRUE, NULL},
+    {"driver-none", TRUE, "security_driver = \"none\"\n", FALSE,
+     "security_driver to \"none\", not AppArmor"},
+    {"driver-selinux", TRUE, "  security_driver=\"selinux\"\n", FALSE, "\"selinux\""},
+    {"driver-list", TRUE, "security_driver = [ \"selinux\",\n  \"apparmor\" ]\n", TRUE, NULL},
+    {"driver-list-without", TRUE, "security_driver = [ \"selinux\" ]\n", FALSE, "\"selinux\""},
+    {"default-unconfined", TRUE, "security_default_confined = 0\n", FALSE,
+     "security_default_confined = 0"},
+    {"default-confined", TRUE, "security_default_confined = 1\n", TRUE, NULL},
+};
+
+static void
+test_host(gconstpointer data)
+{
+    const HostCase *c = data;
+    g_autofree char *root = g_dir_make_tmp("fp-aa-XXXXXX", NULL);
+    g_autofree char *aa = g_build_filename(root, "sys/kernel/security/apparmor", NULL);
+    g_autofree char *conf = g_build_filename(root, "qemu.conf", NULL);
+    g_autoptr(FpConfig) config = fp_config_new();
+    g_autofree char *why = NULL, *cmd = NULL;
+
+    g_assert_nonnull(root);
+    if (c->apparmor)
+        g_assert_cmpint(g_mkdir_with_parents(aa, 0755), ==, 0);
+    if (c->conf)
+        g_assert_true(g_file_set_contents(conf, c->conf, -1, NULL));
+    g_free(config->sysfs_root), config->sysfs_root = g_build_filename(root, "sys", NULL);
+    g_free(config->libvirt_qemu_conf), config->libvirt_qemu_conf = g_strdup(conf);
+    g_assert_cmpint(fp_apparmor_confines_domains(config, &why), ==, c->confines);
+    if (c->why) {
+        g_assert_nonnull(why);
+        g_assert_nonnull(strstr(why, c->why));
+    } else {
+        g_assert_null(why);
+    }
+    cmd = g_strdup_printf("rm -rf '%s'", root);
+    g_assert_cmpint(system(cmd), ==, 0);
+}
+
+/* The live XML at start begin: only the domain's own AppArmor profile, and no SELinux label. */
+typedef struct {
+    const char *name;
+    const char *seclabels;
+    gboolean confined;
+} DomainCase;
+
+static const DomainCase domain_cases[] = {
+    {"own-profile",
+     "<seclabel type='dynamic' model='apparmor' relabel='yes'><label>libvirt-" UUID
+     "</label></seclabel>",
+     TRUE},
+    {"no-label", "", FALSE},
+    {"type-none", "<seclabel type='none'/>", FALSE},
+    {"selinux",
+     "<seclabel type='dynamic' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:"
+     "s0:c1,c2</label></seclabel>",
+     FALSE},
+    {"selinux-and-apparmor",
+     "<seclabel type='dynamic' model='selinux'><label>x</label></seclabel>"
+     "<seclabel type='dynamic' model='apparmor'><label>libvirt-" UUID "</label></seclabel>",
+     FALSE},
+    {"another-domains-profile",
+     "<seclabel type='static' model='apparmor'><label>"
+     "libvirt-0b0b0b0b-0000-4000-8000-00000000000b</label></seclabel>",
+     FALSE},
+};
+
+static void
+test_domain_confined(gconstpointer data)
+{
+    const DomainCase *c = data;
+    g_autofree char *xml = domain_xml(c->seclabels);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FpDomain) dom = fp_domain_load_memory(xml, strlen(xml), "test", &error);
+    g_autofree char *label = NULL, *why = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpint(fp_apparmor_domain_confined(fp_domain_root(dom), UUID, &label, &why), ==,
+                    c->confined);
+    if (c->confined) {
+        g_assert_cmpstr(label, ==, "libvirt-" UUID);
+        g_assert_null(why);
+    } else {
+        g_assert_null(label);
+        g_assert_nonnull(why);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -129,6 +232,16 @@ main(int argc, char **argv)
         g_autofree char *path = g_strdup_printf("/apparmor/label/%s", label_cases[i].name);
 
         g_test_add_data_func(path, &label_cases[i], test_label);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(host_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/apparmor/host/%s", host_cases[i].name);
+
+        g_test_add_data_func(path, &host_cases[i], test_host);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(domain_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/apparmor/domain/%s", domain_cases[i].name);
+
+        g_test_add_data_func(path, &domain_cases[i], test_domain_confined);
     }
     g_test_add_func("/apparmor/allow/dry-run-with-virt-aa-helper", test_allow_dry_run);
     g_test_add_func("/apparmor/allow/refuses-bad-input", test_allow_refuses);

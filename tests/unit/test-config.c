@@ -29,6 +29,7 @@ assert_same(const FpConfig *a, const FpConfig *b)
     g_assert_cmpint(a->use_pool, ==, b->use_pool);
     g_assert_cmpstr(a->qemu_user, ==, b->qemu_user);
     g_assert_cmpstr(a->apparmor_helper, ==, b->apparmor_helper);
+    g_assert_cmpstr(a->libvirt_qemu_conf, ==, b->libvirt_qemu_conf);
 }
 
 static void
@@ -95,7 +96,7 @@ test_get(void)
 
         g_assert_nonnull(v);
     }
-    g_assert_cmpuint(n, ==, 21);
+    g_assert_cmpuint(n, ==, 22);
 }
 
 typedef struct {
