@@ -32,6 +32,8 @@ typedef struct {
     char *owner;   /* CLAIMED: the domain UUID */
     char *problem; /* why an odd slot counts as dirty (truncated, claimed without owner...); NULL */
     int user;      /* after fp_pool_slot_users: a process mapping or holding it open; 0: none */
+    char *user_unknown; /* after fp_pool_slot_users, USER 0: procfs could not tell (why), so the
+                         * slot counts as in use; NULL: it could */
 } FpSlot;
 
 typedef struct {
@@ -83,7 +85,7 @@ gboolean fp_pool_drain(const FpPoolOptions *o, GError **error);
  * on hugetlbfs is an empty pool. */
 GPtrArray *fp_pool_list(const FpPoolOptions *o, GError **error);
 void fp_slot_free(FpSlot *s);
-/* Sets each FpSlot's user (SLOTS from fp_pool_list): one pass over procfs. */
+/* Sets each FpSlot's user and user_unknown (SLOTS from fp_pool_list): one pass over procfs. */
 void fp_pool_slot_users(const FpPoolOptions *o, GPtrArray *slots);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpSlot, fp_slot_free)
 
