@@ -162,12 +162,13 @@ static char *
 pid_ns_problem(const char *proc_root)
 {
     g_autofree char *path = g_build_filename(proc_root, "self", "ns", "pid", NULL);
-    g_autofree char *ns = NULL;
-    g_autoptr(GError) error = NULL;
+    char ns[64];
+    ssize_t len;
 
     /* readlink $PROC/self/ns/pid   (pid:[4026531836]: init's namespace) */
-    if (!(ns = g_file_read_link(path, &error)))
-        return g_strdup(error->message);
+    if ((len = readlink(path, ns, sizeof ns - 1)) < 0)
+        return g_strdup_printf("cannot read %s: %s", path, g_strerror(errno));
+    ns[len] = '\0';
     if (strcmp(ns, POOL_INIT_PID_NS) != 0)
         return g_strdup_printf("%s shows %s, not the host's PID namespace %s: processes outside "
                                "it are not listed",

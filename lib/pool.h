@@ -106,3 +106,43 @@ char *fp_pool_size_text(guint64 size);
 const char *fp_slot_state_name(FpSlotState state);
 /* A libvirt domain UUID: 8-4-4-4-12 hex digits, nothing else. */
 gboolean fp_pool_owner_valid(const char *owner);
+
+/* What `fastpass pool status` shows: the slots with their users, counts and the host's pages. */
+typedef struct {
+    char *dir;
+    guint64 page_kib;
+    GPtrArray *slots; /* FpSlot*, users set (fp_pool_slot_users) */
+    guint counts[FP_SLOT_SCRUBBING + 1];
+    guint problems;
+    guint64 total; /* bytes in slots */
+    gboolean have_pages;
+    FpPoolPages pages; /* host-wide, when HAVE_PAGES */
+    guint64 reserve_pages;
+} FpPoolStatus;
+FpPoolStatus *fp_pool_status(const FpPoolOptions *o, GError **error);
+void fp_pool_status_free(FpPoolStatus *st);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolStatus, fp_pool_status_free)
+/* The status as JSON, for `fastpass pool status --json`. */
+char *fp_pool_status_json(const FpPoolStatus *st);
+/* "in use by pid 1234", "in use: cannot read /proc/1234/maps: Permission denied"; NULL: not. */
+char *fp_slot_use_text(const FpSlot *s);
+
+/* What `fastpass pool serve` keeps: KEEP clean slots of SIZE on NODE (-1: any). */
+typedef struct {
+    int node;
+    guint64 size;
+    guint keep;
+    guint stale_after;               /* seconds after which a claim nobody uses is taken back */
+    gboolean reclaim;                /* this round also looks for stale claims */
+    gboolean (*stop)(gpointer data); /* asked before each slot made; NULL: never */
+    gpointer stop_data;
+} FpPoolServe;
+/* What one round did; each step's failure kept (fp_pool_round_clear frees them). */
+typedef struct {
+    guint reclaimed, scrubbed, busy, made;
+    guint clean; /* clean slots after the round; G_MAXUINT when they could not be counted */
+    GError *reclaim_error, *scrub_error, *fill_error;
+} FpPoolRound;
+/* One round of serve: reclaim (when asked), scrub, count the clean slots, fill up to KEEP. */
+void fp_pool_serve_round(const FpPoolOptions *o, const FpPoolServe *s, FpPoolRound *r);
+void fp_pool_round_clear(FpPoolRound *r);
