@@ -316,6 +316,12 @@ fi
 if [ -n "$src" ]; then
   unit=$src/launcher/fastpass-pool.service
   check "systemd unit runs pool serve" grep -q '^ExecStart=.*fastpass pool serve ' "$unit"
+  # Hardened, but never blind: the in-use scan needs CAP_SYS_PTRACE and every process in /proc.
+  check "systemd unit: a bounding set that keeps CAP_SYS_PTRACE" grep -q '^CapabilityBoundingSet=.*CAP_SYS_PTRACE' "$unit"
+  check "systemd unit: no ProtectProc, ProcSubset, PrivateUsers or ProtectKernelTunables" \
+    bash -c "! grep -qE '^(ProtectProc|ProcSubset|PrivateUsers|PrivatePIDs|ProtectKernelTunables)=' '$unit'"
+  check "systemd unit: ProtectSystem=strict, SystemCallFilter=@system-service" \
+    bash -c "grep -qx 'ProtectSystem=strict' '$unit' && grep -qx 'SystemCallFilter=@system-service' '$unit'"
   if command -v systemd-analyze >/dev/null; then
     # Only the binary's install path may be missing here.
     errs=$(systemd-analyze verify "$unit" 2>&1 | grep -v 'is not executable\|man:\|Command .man' || true)
