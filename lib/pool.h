@@ -70,13 +70,16 @@ char *fp_pool_usable_claim(const FpPoolOptions *o, const char *owner, guint64 si
 gboolean fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error);
 /* Every dirty, scrubbing or unrecognised slot -> pages freed, re-allocated (the kernel zeroes
  * them) into a new file, a sample verified zero -> clean. A slot that cannot get its pages back
- * is removed (its added hugepages given back) and reported. A slot some process still maps or
- * holds open (a guest still running on it) is left dirty for a later scrub: its pages are never
- * pulled from under it. *SCRUBBED: slots made clean; *BUSY: slots left for that reason. */
+ * is removed (its added hugepages given back once no name counts them) and reported. A slot
+ * some process still maps or holds open (a guest still running on it) is left dirty for a later
+ * scrub: its pages are never pulled from under it. A slot claimed since the listing is left to
+ * its claimer. *SCRUBBED: slots made clean; *BUSY: slots left as in use. When procfs cannot tell
+ * whether a slot is in use it is left too, and the error (after the rest is done) says why. */
 gboolean fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **error);
 /* Claims nobody uses: a claimed slot that no process maps or holds open, claimed more than
- * AFTER_S seconds ago (its domain never started, or its release never came) -> dirty, to be
- * scrubbed. *RECLAIMED: how many. */
+ * AFTER_S seconds ago (its domain never started, or its release never came) -> root's, mode
+ * 0000, its claim-UUID name removed, then dirty, to be scrubbed. *RECLAIMED: how many. A claim
+ * procfs cannot tell about is kept, and the error (after the rest is done) says why. */
 gboolean fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed,
                                GError **error);
 /* Removes every slot not claimed and gives back the hugepages the pool added for them. */

@@ -127,10 +127,10 @@ check "the next claim gets a clean slot, never D's (exit $rc)" [ $rc -ne 0 ] || 
 "$fp" pool release --dir "$D" --owner $UA >/dev/null 2>&1
 out=$("$fp" pool reclaim --dir "$D" --stale-after 3600); rc=$?
 echo "     reclaim: $out"
-check "reclaim (stale after an hour) takes D's slot at once" [ $rc -eq 0 ] && [ ! -e "$pD" ]
+[ $rc -eq 0 ] && [ ! -e "$pD" ]; verdict "reclaim (stale after an hour) takes D's slot at once"
 out=$("$fp" pool scrub --dir "$D"); rc=$?
 echo "     scrub: $out"
-check "scrub: exit 0, nothing dirty left" [ $rc -eq 0 ] && [ -z "$(slot_of '\.dirty')" ]
+[ $rc -eq 0 ] && [ -z "$(slot_of '\.dirty')" ]; verdict "scrub: exit 0, nothing dirty left"
 
 # --- a stale claim reclaimed: the departed tenant's memory is root's, mode 0, before it is dirty --
 UG=0a0a0a0a-0000-4000-8000-00000000001a
@@ -141,7 +141,7 @@ check "stale claim G: claim-$UG names it" [ "$(stat -c %i "$D/claim-$UG")" = "$i
 out=$("$fp" pool reclaim --dir "$D" --stale-after 0); rc=$?
 echo "     reclaim: $out"
 gdirty=$(find "$D" -maxdepth 1 -inum "$ino" -name '*.dirty')
-check "reclaim of G: exit 0, G's inode is dirty now" [ $rc -eq 0 ] && [ -n "$gdirty" ]
+[ $rc -eq 0 ] && [ -n "$gdirty" ]; verdict "reclaim of G: exit 0, G's inode is dirty now"
 check "reclaim of G: the dirty file is root 0 ($(stat -c '%U %a' "$gdirty" 2>/dev/null))" \
   [ "$(stat -c '%U %a' "$gdirty")" = "root 0" ]
 check "reclaim of G: claim-$UG is gone" [ ! -e "$D/claim-$UG" ]
@@ -178,13 +178,10 @@ check "holder as libvirt-qemu maps H and writes its pattern" grep -q mapped "$wo
 for proc in /nonexistent "$work/emptyproc"; do
   "$fp" pool reclaim --dir "$D" --stale-after 0 --proc-root "$proc" >"$work/stdout" 2>"$work/stderr"; rc=$?
   sed 's/^/     stderr: /' "$work/stderr"
-  check "reclaim --proc-root $proc: refused (exit $rc), one line saying it cannot tell" \
-    [ $rc -eq 1 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ] && grep -q "cannot tell whether a process maps slot-" "$work/stderr"
-  check "reclaim --proc-root $proc: H still claimed, libvirt-qemu's" \
-    [ -e "$pH" ] && [ "$(stat -c %U "$pH")" = libvirt-qemu ] && [ -e "$D/claim-$UH" ]
+   [ $rc -eq 1 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ] && grep -q "cannot tell whether a process maps slot-" "$work/stderr"; verdict "reclaim --proc-root $proc: refused (exit $rc), one line saying it cannot tell"
+   [ -e "$pH" ] && [ "$(stat -c %U "$pH")" = libvirt-qemu ] && [ -e "$D/claim-$UH" ]; verdict "reclaim --proc-root $proc: H still claimed, libvirt-qemu's"
   "$fp" pool status --dir "$D" --proc-root "$proc" > "$work/status"
-  check "status --proc-root $proc: H is in use, saying why" \
-    grep -q "claimed  *$UH; in use: .*$([ "$proc" = /nonexistent ] && echo 'No such file' || echo 'emptyproc')" "$work/status"
+   grep -q "claimed  *$UH; in use: .*$([ "$proc" = /nonexistent ] && echo 'No such file' || echo 'emptyproc')" "$work/status"; verdict "status --proc-root $proc: H is in use, saying why"
   grep "$UH" "$work/status" | sed 's/^/     status: /'
 done
 "$fp" pool status --dir "$D" --proc-root /nonexistent --json > "$work/status.json"
@@ -196,24 +193,21 @@ check "H released: dirty, still mapped" [ -n "$hdirty" ]
 for proc in /nonexistent "$work/emptyproc"; do
   "$fp" pool scrub --dir "$D" --proc-root "$proc" >"$work/stdout" 2>"$work/stderr"; rc=$?
   sed 's/^/     stderr: /' "$work/stderr"
-  check "scrub --proc-root $proc: refused (exit $rc), says it cannot tell" \
-    [ $rc -eq 1 ] && grep -q "left 1 dirty, as in use: cannot tell whether a process maps slot-" "$work/stderr"
-  check "scrub --proc-root $proc: H's file is the same, fully allocated" \
-    [ -e "$hdirty" ] && [ "$(stat -c %b "$hdirty")" -ge 4096 ]
+   [ $rc -eq 1 ] && grep -q "left 1 dirty, as in use: cannot tell whether a process maps slot-" "$work/stderr"; verdict "scrub --proc-root $proc: refused (exit $rc), says it cannot tell"
+   [ -e "$hdirty" ] && [ "$(stat -c %b "$hdirty")" -ge 4096 ]; verdict "scrub --proc-root $proc: H's file is the same, fully allocated"
 done
 out=$("$fp" pool scrub --dir "$D"); rc=$?
-check "scrub with /proc: H left, its holder found ($out)" [ $rc -eq 0 ] && [ -e "$hdirty" ] \
-  && grep -q "left 1 dirty slot: still mapped" <<< "$out"
+[ $rc -eq 0 ] && [ -e "$hdirty" ] && grep -q "left 1 dirty slot: still mapped" <<< "$out"; verdict "scrub with /proc: H left, its holder found ($out)"
 touch "$work/flag/done"; wait $holder
 check "the holder reads its pattern back intact ($(tail -1 "$work/holder.out"))" [ "$(tail -1 "$work/holder.out")" = intact ]
 out=$("$fp" pool scrub --dir "$D"); rc=$?
-check "once the holder is gone, H is scrubbed ($out)" [ $rc -eq 0 ] && [ ! -e "$hdirty" ]
+[ $rc -eq 0 ] && [ ! -e "$hdirty" ]; verdict "once the holder is gone, H is scrubbed ($out)"
 
 # --- a pool directory that is not root's alone is refused --------------------------------------
 chmod 0755 "$D"; "$fp" pool status --dir "$D" >/dev/null
 check "an older 0755 pool directory is closed to 711 on use" [ "$(mode_of "$D")" = "711 root:root" ]
 chmod 0777 "$D"; "$fp" pool claim --dir "$D" --size 2M --owner $UC > /dev/null 2> "$work/err"; rc=$?
-check "a pool directory others may write: refused (exit $rc)" [ $rc -ne 0 ] && grep -q "not root's alone" "$work/err"
+[ $rc -ne 0 ] && grep -q "not root's alone" "$work/err"; verdict "a pool directory others may write: refused (exit $rc)"
 sed 's/^/     stderr: /' "$work/err"
 chmod 0711 "$D"
 ln -s "$D" "$work/link"

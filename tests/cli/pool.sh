@@ -259,8 +259,7 @@ else
   "$fp" pool claim --dir "$R" --size 2M --owner $U1 >/dev/null
   "$fp" pool release --dir "$R" --owner $U1
   cleanR=$(ls "$R" | grep '\.clean$')
-  check "race: one dirty slot and one clean one the pool grew for ($cleanR)" \
-    [ "$(count "$R" dirty)/$(count "$R" clean)" = 1/1 ] && [ "$(grown "$R")" -ge 2 ]
+   [ "$(count "$R" dirty)/$(count "$R" clean)" = 1/1 ] && [ "$(grown "$R")" -ge 2 ]; verdict "race: one dirty slot and one clean one the pool grew for ($cleanR)"
   nrR=$(cat $nr_file); surR=$(cat ${nr_file%/*}/surplus_hugepages)
   # The scan's first readlinkat (a process's fd) waits 3 s: the claim lands in that window.
   strace -f -qq -o /dev/null -e trace=readlinkat -e inject=readlinkat:delay_enter=3000000:when=1 \
@@ -271,14 +270,29 @@ else
   wait $scrub_pid; rc=$?
   sed 's/^/     scrub: /' "$work/scrubR.out" "$work/scrubR.err"
   check "race: the claim made during the scan got the clean slot" [ "$(basename "$pR")" = "${cleanR%.clean}.claimed.$U2" ]
-  check "race: scrub exit 0, scrubbed the dirty slot only (rc $rc)" [ $rc -eq 0 ] && grep -qx "scrubbed 1 slot" "$work/scrubR.out"
+  [ $rc -eq 0 ] && grep -qx "scrubbed 1 slot" "$work/scrubR.out"; verdict "race: scrub exit 0, scrubbed the dirty slot only (rc $rc)"
   check "race: no 'removed'" bash -c "! grep -q removed '$work/scrubR.err'"
-  check "race: the claimed slot is intact (claimed, every page there)" \
-    [ -f "$pR" ] && [ "$(stat -c %b "$pR")" -ge 4096 ] && [ "$(count "$R" claimed)/$(count "$R" clean)" = 1/1 ]
+   [ -f "$pR" ] && [ "$(stat -c %b "$pR")" -ge 4096 ] && [ "$(count "$R" claimed)/$(count "$R" clean)" = 1/1 ]; verdict "race: the claimed slot is intact (claimed, every page there)"
   check "race: nr_hugepages unchanged ($(cat $nr_file), was $nrR)" [ "$(cat $nr_file)" -eq "$nrR" ]
   # Pages given back while a slot holds them show as surplus until it lets go.
   check "race: none of the claimed slot's pages given back (surplus $(cat ${nr_file%/*}/surplus_hugepages), was $surR)" \
     [ "$(cat ${nr_file%/*}/surplus_hugepages)" -eq "$surR" ]
+  "$fp" pool release --dir "$R" --owner $U2
+  "$fp" pool scrub --dir "$R" >/dev/null; "$fp" pool drain --dir "$R" >/dev/null
+
+  # --- a claim while drain removes: the slot claimed is not drain's to give back ----------------
+  "$fp" pool fill --dir "$R" --size 2M --count 1 --reserve-pages 100000 >/dev/null
+  nrR=$(cat $nr_file); surR=$(cat ${nr_file%/*}/surplus_hugepages)
+  # Drain's first unlinkat (the clean slot) waits 3 s: the claim renames it first.
+  strace -f -qq -o /dev/null -e trace=unlinkat -e inject=unlinkat:delay_enter=3000000:when=1 \
+    "$fp" pool drain --dir "$R" >"$work/drainR.out" 2>"$work/drainR.err" &
+  drain_pid=$!
+  sleep 1
+  pR=$("$fp" pool claim --dir "$R" --size 2M --owner $U2)
+  wait $drain_pid; rc=$?
+  sed 's/^/     drain: /' "$work/drainR.out" "$work/drainR.err"
+   [ $rc -eq 0 ] && [ -f "$pR" ] && [ "$(stat -c %b "$pR")" -ge 4096 ]; verdict "drain race: exit 0 (rc $rc); the claimed slot intact"
+   if [ "$(cat $nr_file)" -eq "$nrR" ] && [ "$(cat ${nr_file%/*}/surplus_hugepages)" -eq "$surR" ]; then ok "drain race: none of its pages given back (nr $(cat $nr_file) was $nrR, surplus $(cat ${nr_file%/*}/surplus_hugepages) was $surR)"; else fail "drain race: none of its pages given back (nr $(cat $nr_file) was $nrR, surplus $(cat ${nr_file%/*}/surplus_hugepages) was $surR)"; fi
   "$fp" pool release --dir "$R" --owner $U2
   "$fp" pool scrub --dir "$R" >/dev/null; "$fp" pool drain --dir "$R" >/dev/null
 
@@ -297,7 +311,7 @@ else
     check "kill -9 $1: after one scrub, the names count every page added ($(($(cat $nr_file) - $2)) added, $(grown "$K") named)" \
       [ "$(($(cat $nr_file) - $2))" -eq "$(grown "$K")" ]
     "$fp" pool drain --dir "$K" >/dev/null
-    check "kill -9 $1: drained, nr_hugepages back ($(cat $nr_file), was $2)" [ "$(cat $nr_file)" -eq "$2" ] && [ -z "$(ls -A "$K")" ]
+    if [ "$(cat $nr_file)" -eq "$2" ] && [ -z "$(ls -A "$K")" ]; then ok "kill -9 $1: drained, nr_hugepages back ($(cat $nr_file), was $2)"; else fail "kill -9 $1: drained, nr_hugepages back ($(cat $nr_file), was $2)"; fi
   }
   nrK=$(cat $nr_file)
   killed "fill" fill --dir "$K" --size 2M --count 1 --reserve-pages 100000 --threads 1
@@ -320,8 +334,7 @@ if [ -n "$src" ]; then
   check "systemd unit: a bounding set that keeps CAP_SYS_PTRACE" grep -q '^CapabilityBoundingSet=.*CAP_SYS_PTRACE' "$unit"
   check "systemd unit: no ProtectProc, ProcSubset, PrivateUsers or ProtectKernelTunables" \
     bash -c "! grep -qE '^(ProtectProc|ProcSubset|PrivateUsers|PrivatePIDs|ProtectKernelTunables)=' '$unit'"
-  check "systemd unit: ProtectSystem=strict, SystemCallFilter=@system-service" \
-    bash -c "grep -qx 'ProtectSystem=strict' '$unit' && grep -qx 'SystemCallFilter=@system-service' '$unit'"
+   bash -c "grep -qx 'ProtectSystem=strict' '$unit' && grep -qx 'SystemCallFilter=@system-service' '$unit'"; verdict "systemd unit: ProtectSystem=strict, SystemCallFilter=@system-service"
   if command -v systemd-analyze >/dev/null; then
     # Only the binary's install path may be missing here.
     errs=$(systemd-analyze verify "$unit" 2>&1 | grep -v 'is not executable\|man:\|Command .man' || true)
