@@ -253,6 +253,8 @@ else
     local t=0 g; for f in "$1"/slot-*; do [ -e "$f" ] || continue; g=${f##*.g}; g=${g%%.*}; t=$((t + g)); done; echo $t
   }
   leftovers() { ls -A "$1" | grep -E '\.(filling|scrubbing)$' || true; }
+  # LeakSanitizer cannot run under ptrace: off for the runs under strace (sanitizer builds).
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
   # --- a claim during scrub's /proc scan: the slot claimed is not scrub's any more ---------------
   R=$work/huge/race
   "$fp" pool fill --dir "$R" --size 2M --count 2 --reserve-pages 100000 >/dev/null
