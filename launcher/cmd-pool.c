@@ -8,7 +8,6 @@
 #include "units.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <pwd.h>
@@ -102,96 +101,44 @@ options(const PoolArgs *a)
     return o;
 }
 
-static json_object *
-slot_json(const FpSlot *s)
-{
-    json_object *j = json_object_new_object();
-
-    json_object_object_add(j, "id", json_object_new_string(s->id));
-    json_object_object_add(j, "path", json_object_new_string(s->path));
-    json_object_object_add(j, "node", json_object_new_int(s->node));
-    json_object_object_add(j, "size", json_object_new_int64((gint64)s->size));
-    json_object_object_add(j, "page_kib", json_object_new_int64((gint64)s->page_kib));
-    json_object_object_add(j, "state", json_object_new_string(fp_slot_state_name(s->state)));
-    json_object_object_add(j, "owner", s->owner ? json_object_new_string(s->owner) : NULL);
-    json_object_object_add(j, "problem", s->problem ? json_object_new_string(s->problem) : NULL);
-    json_object_object_add(j, "user_pid", s->user ? json_object_new_int(s->user) : NULL);
-    return j;
-}
-
 static int
 run_status(const PoolArgs *a)
 {
     FpPoolOptions o = options(a);
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) slots = NULL;
-    FpPoolPages pages = {0};
-    guint64 page_kib = 0, total = 0;
-    guint counts[4] = {0}, problems = 0;
-    gboolean have_pages;
+    g_autoptr(FpPoolStatus) st = fp_pool_status(&o, &error);
 
-    if (!fp_pool_page_kib(&o, &page_kib, &error) || !(slots = fp_pool_list(&o, &error))) {
+    if (!st) {
         fp_cli_error("%s", error->message);
         return exit_code(error);
     }
-    have_pages = fp_pool_host_pages(&o, -1, page_kib, &pages, NULL);
-    fp_pool_slot_users(&o, slots);
-    for (guint i = 0; i < slots->len; i++) {
-        const FpSlot *s = g_ptr_array_index(slots, i);
-
-        counts[s->state]++;
-        total += s->size;
-        problems += s->problem != NULL;
-    }
     if (a->json) {
-        json_object *j = json_object_new_object(), *arr = json_object_new_array(),
-                    *c = json_object_new_object();
+        g_autofree char *json = fp_pool_status_json(st);
 
-        json_object_object_add(j, "dir", json_object_new_string(o.dir));
-        json_object_object_add(j, "page_kib", json_object_new_int64((gint64)page_kib));
-        for (int st = FP_SLOT_CLEAN; st <= FP_SLOT_SCRUBBING; st++)
-            json_object_object_add(c, fp_slot_state_name(st), json_object_new_int((int)counts[st]));
-        json_object_object_add(c, "problems", json_object_new_int((int)problems));
-        json_object_object_add(j, "counts", c);
-        for (guint i = 0; i < slots->len; i++)
-            json_object_array_add(arr, slot_json(g_ptr_array_index(slots, i)));
-        json_object_object_add(j, "slots", arr);
-        if (have_pages) {
-            json_object *h = json_object_new_object();
-
-            json_object_object_add(h, "nr", json_object_new_int64((gint64)pages.nr));
-            json_object_object_add(h, "free", json_object_new_int64((gint64)pages.free));
-            json_object_object_add(h, "resv", json_object_new_int64((gint64)pages.resv));
-            json_object_object_add(h, "reserve", json_object_new_int64(a->reserve_pages));
-            json_object_object_add(j, "hugepages", h);
-        }
-        printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(j);
+        printf("%s\n", json);
         return FP_EXIT_OK;
     }
     {
-        g_autofree char *human = fp_pool_size_text(total);
+        g_autofree char *human = fp_pool_size_text(st->total);
 
         printf("pool %s: %" G_GUINT64_FORMAT
                " KiB pages; %u clean, %u claimed, %u dirty, %u scrubbing (%u slots, %s)\n",
-               o.dir, page_kib, counts[FP_SLOT_CLEAN], counts[FP_SLOT_CLAIMED],
-               counts[FP_SLOT_DIRTY], counts[FP_SLOT_SCRUBBING], slots->len, human);
+               st->dir, st->page_kib, st->counts[FP_SLOT_CLEAN], st->counts[FP_SLOT_CLAIMED],
+               st->counts[FP_SLOT_DIRTY], st->counts[FP_SLOT_SCRUBBING], st->slots->len, human);
     }
-    if (have_pages)
+    if (st->have_pages)
         printf("host %" G_GUINT64_FORMAT " KiB hugepages: %" G_GUINT64_FORMAT
                " total, %" G_GUINT64_FORMAT " free, %" G_GUINT64_FORMAT
-               " promised to mappings; reserve %" G_GINT64_FORMAT "\n",
-               page_kib, pages.nr, pages.free, pages.resv, a->reserve_pages);
-    for (guint i = 0; i < slots->len; i++) {
-        const FpSlot *s = g_ptr_array_index(slots, i);
+               " promised to mappings; reserve %" G_GUINT64_FORMAT "\n",
+               st->page_kib, st->pages.nr, st->pages.free, st->pages.resv, st->reserve_pages);
+    for (guint i = 0; i < st->slots->len; i++) {
+        const FpSlot *s = g_ptr_array_index(st->slots, i);
         g_autofree char *human = fp_pool_size_text(s->size);
         g_autofree char *node =
             s->node >= 0 ? g_strdup_printf("node %d", s->node) : g_strdup("node ?");
-
-        g_autofree char *user = s->user ? g_strdup_printf("in use by pid %d", s->user) : NULL;
+        g_autofree char *user = fp_slot_use_text(s);
         g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(3, NULL, TRUE);
-        g_autofree char *notes = NULL;
+        g_autofree char *notes = NULL, *line = NULL;
 
         if (s->owner)
             g_ptr_array_add(parts, s->owner);
@@ -200,9 +147,8 @@ run_status(const PoolArgs *a)
         if (s->problem)
             g_ptr_array_add(parts, s->problem);
         notes = g_strjoinv("; ", (char **)parts->pdata);
-        g_autofree char *line = g_strdup_printf("  %-10s %-8s %10s  %-9s %s", s->id, node, human,
-                                                fp_slot_state_name(s->state), notes);
-
+        line = g_strdup_printf("  %-10s %-8s %10s  %-9s %s", s->id, node, human,
+                               fp_slot_state_name(s->state), notes);
         printf("%s\n", g_strchomp(line));
     }
     return FP_EXIT_OK;
@@ -308,22 +254,8 @@ run_release(const PoolArgs *a)
     return FP_EXIT_OK;
 }
 
-static guint
-clean_slots(const FpPoolOptions *o, const PoolArgs *a, GError **error)
-{
-    g_autoptr(GPtrArray) slots = fp_pool_list(o, error);
-    guint n = 0;
-
-    for (guint i = 0; slots && i < slots->len; i++) {
-        const FpSlot *s = g_ptr_array_index(slots, i);
-
-        n += s->state == FP_SLOT_CLEAN && s->size == a->size && (a->node < 0 || s->node == a->node);
-    }
-    return n;
-}
-
 static gboolean
-stop_pending(const sigset_t *stop)
+stop_pending(gpointer data)
 {
     sigset_t pending;
 
@@ -368,51 +300,43 @@ run_serve(const PoolArgs *a)
          a->interval);
     for (;;) {
         struct timespec wait = {.tv_sec = a->interval};
-        guint scrubbed = 0, busy = 0, reclaimed = 0, clean, made = 0;
+        FpPoolServe serve = {.node = a->node,
+                             .size = a->size,
+                             .keep = (guint)a->keep,
+                             .stale_after = (guint)a->stale_after,
+                             .stop = stop_pending,
+                             .stop_data = &stop};
+        FpPoolRound r;
 
         /* A pass over every process's maps: a few times per --stale-after, not every round. */
         if (g_get_monotonic_time() >= next_reclaim) {
             next_reclaim = g_get_monotonic_time() +
                            (gint64)MAX(a->interval, a->stale_after / 4) * G_USEC_PER_SEC;
-            if (!fp_pool_reclaim_stale(&o, (guint)a->stale_after, &reclaimed, &error)) {
-                warn_once(&last_scrub, error->message);
-                g_clear_error(&error);
-            }
+            serve.reclaim = TRUE;
         }
-        if (reclaimed)
-            info("reclaimed %u claimed slot%s no process used for %d s", reclaimed,
-                 reclaimed == 1 ? "" : "s", a->stale_after);
-        if (!fp_pool_scrub(&o, &scrubbed, &busy, &error)) {
-            warn_once(&last_scrub, error->message);
-            g_clear_error(&error);
-        } else {
+        fp_pool_serve_round(&o, &serve, &r);
+        if (r.reclaim_error)
+            warn_once(&last_scrub, r.reclaim_error->message);
+        if (r.reclaimed)
+            info("reclaimed %u claimed slot%s no process used for %d s", r.reclaimed,
+                 r.reclaimed == 1 ? "" : "s", a->stale_after);
+        if (r.scrub_error)
+            warn_once(&last_scrub, r.scrub_error->message);
+        else if (!r.reclaim_error)
             g_clear_pointer(&last_scrub, g_free);
-        }
-        if (scrubbed)
-            info("scrubbed %u slot%s", scrubbed, scrubbed == 1 ? "" : "s");
-        if (busy)
-            info("%u dirty slot%s still mapped or open by a process: scrubbed once free", busy,
-                 busy == 1 ? "" : "s");
-        clean = clean_slots(&o, a, &error);
-        if (error) {
-            warn_once(&last_fill, error->message);
-            g_clear_error(&error);
-            clean = G_MAXUINT;
-        }
-        while (clean < (guint)a->keep && !stop_pending(&stop)) {
-            if (!fp_pool_fill(&o, a->node, a->size, 1, &error)) {
-                warn_once(&last_fill, error->message);
-                g_clear_error(&error);
-                break;
-            }
-            clean++;
-            made++;
-        }
-        if (made)
-            info("made %u slot%s; %u clean %s slots%s now", made, made == 1 ? "" : "s", clean,
+        if (r.scrubbed)
+            info("scrubbed %u slot%s", r.scrubbed, r.scrubbed == 1 ? "" : "s");
+        if (r.busy)
+            info("%u dirty slot%s still mapped or open by a process: scrubbed once free", r.busy,
+                 r.busy == 1 ? "" : "s");
+        if (r.fill_error)
+            warn_once(&last_fill, r.fill_error->message);
+        if (r.made)
+            info("made %u slot%s; %u clean %s slots%s now", r.made, r.made == 1 ? "" : "s", r.clean,
                  human, where);
-        if (clean != G_MAXUINT && clean >= (guint)a->keep)
+        if (r.clean != G_MAXUINT && r.clean >= (guint)a->keep)
             g_clear_pointer(&last_fill, g_free);
+        fp_pool_round_clear(&r);
         sig = sigtimedwait(&stop, NULL, &wait);
         if (sig == SIGTERM || sig == SIGINT) {
             info("stopping on signal %d", sig);
@@ -475,7 +399,7 @@ run_sub(const char *sub, int argc, char **argv)
         {"fill serve scrub drain status",
          {"sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &a.sysfs_root,
           "sysfs under DIR (default $FASTPASS_SYSFS_ROOT or /sys)", "DIR"}},
-        {"fill serve scrub drain reclaim",
+        {"fill serve scrub drain reclaim status",
          {"proc-root", 0, 0, G_OPTION_ARG_FILENAME, &a.proc_root,
           "procfs under DIR (default /proc)", "DIR"}},
     };

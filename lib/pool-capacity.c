@@ -61,14 +61,14 @@ fp_pool_host_pages(const FpPoolOptions *o, int node, guint64 page_kib, FpPoolPag
 }
 
 gboolean
-pool_capacity_take(const FpPoolOptions *o, int dfd, int node, guint64 page_kib, guint64 pages,
-                   guint64 *added, GError **error)
+pool_capacity_plan(const FpPoolOptions *o, int dfd, int node, guint64 page_kib, guint64 pages,
+                   PoolGrow *grow, GError **error)
 {
     FpPoolPages host, here;
     struct statfs sf;
     guint64 avail, above, shortfall = 0;
 
-    *added = 0;
+    *grow = (PoolGrow){.node = node, .page_kib = page_kib};
     /* df $DIR   (a size= limit on the mount caps the pool whatever the host has) */
     if (fstatfs(dfd, &sf) == 0 && sf.f_blocks > 0 && (guint64)sf.f_bavail < pages) {
         g_set_error(error, FP_ERROR, FP_ERROR_HOST,
@@ -105,12 +105,24 @@ pool_capacity_take(const FpPoolOptions *o, int dfd, int node, guint64 page_kib, 
                     host.free, page_kib, host.resv, o->reserve_pages, shortfall, pages);
         return FALSE;
     }
+    grow->shortfall = shortfall;
+    grow->need_free = here.free + shortfall;
+    return TRUE;
+}
+
+gboolean
+pool_capacity_grow(const FpPoolOptions *o, const PoolGrow *grow, guint64 *added, GError **error)
+{
+    *added = 0;
+    if (!grow->shortfall)
+        return TRUE;
     /* echo $((NR + SHORTFALL)) > .../hugepages-${PAGE}kB/nr_hugepages   (per node when NODE >= 0;
      * the kernel may supply fewer: those it did are given back) */
-    if (!fp_hugepages_reserve(pool_sysfs_root(o), pool_proc_root(o), node, page_kib,
-                              here.free + shortfall, page_kib >= 1024 * 1024, POOL_SYSFS_TIMEOUT_MS,
+    if (!fp_hugepages_reserve(pool_sysfs_root(o), pool_proc_root(o), grow->node, grow->page_kib,
+                              grow->need_free, grow->page_kib >= 1024 * 1024, POOL_SYSFS_TIMEOUT_MS,
                               added, error)) {
-        g_prefix_error(error, "cannot raise nr_hugepages by %" G_GUINT64_FORMAT ": ", shortfall);
+        g_prefix_error(error, "cannot raise nr_hugepages by %" G_GUINT64_FORMAT ": ",
+                       grow->shortfall);
         return FALSE;
     }
     return TRUE;

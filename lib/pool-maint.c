@@ -26,9 +26,10 @@ pool_close(Pool *p)
 {
     if (p->dfd >= 0)
         close(p->dfd);
-    if (p->entries)
-        g_ptr_array_unref(p->entries);
+    p->dfd = -1;
+    g_clear_pointer(&p->entries, g_ptr_array_unref);
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Pool, pool_close)
 
 /* FALSE with *ABSENT: nothing to do (the directory does not exist and CREATE was not asked). */
 static gboolean
@@ -49,7 +50,7 @@ pool_begin(Pool *p, const FpPoolOptions *o, gboolean create, gboolean *absent, G
     return p->entries != NULL;
 }
 
-/* TRUE when NAME is gone. */
+/* TRUE when NAME is gone, whoever removed it. For leftovers that record no hugepages. */
 static gboolean
 remove_entry(Pool *p, const char *name)
 {
@@ -58,6 +59,22 @@ remove_entry(Pool *p, const char *name)
     if (unlinkat(p->dfd, name, 0) == 0 || errno == ENOENT)
         return TRUE;
     return errno == EISDIR && unlinkat(p->dfd, name, AT_REMOVEDIR) == 0;
+}
+
+/* NAME, the record of GROWN hugepages the pool added on NODE, removed by this call, then those
+ * pages given back: never while a name still counts them, and never for a name someone else
+ * renamed away (a claim: ENOENT). */
+static gboolean
+drop_record(Pool *p, const char *name, int node, guint64 grown, GError **error)
+{
+    /* rm $DIR/$NAME   (rmdir for a directory someone made under a slot's name) */
+    if (unlinkat(p->dfd, name, 0) < 0 &&
+        (errno != EISDIR || unlinkat(p->dfd, name, AT_REMOVEDIR) < 0)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", p->dir, name,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return pool_capacity_give_back(p->o, node, p->page_bytes / 1024, grown, error);
 }
 
 static guint
@@ -70,8 +87,75 @@ next_num(const Pool *p)
     return max + 1;
 }
 
-/* A new file FILLING with every page allocated on NODE and zero: the only way memory becomes a
- * clean slot. *FOUND: the node the pages are on. Removed again on failure. */
+/* A slot's name, NUM NODE SIZE GROWN, in state SUFFIX. */
+static char *
+slot_name(guint num, int node, guint64 size, guint64 grown, const char *suffix)
+{
+    g_autofree char *base = pool_base_format(num, node, size, grown);
+
+    return g_strdup_printf("%s.%s", base, suffix);
+}
+
+/* Makes the host hold the pages of slot NUM (NODE, SIZE), whose record *NAME (state SUFFIX)
+ * counts *GROWN pages the pool added for it. Write-ahead: the pages the host lacks are added to
+ * the name before nr_hugepages is raised, so a crash at any point leaves a name that counts
+ * every page raised for it (at worst, one raise that never happened); then the name says what
+ * the kernel supplied. *NAME and *GROWN follow. */
+static gboolean
+grow_slot(Pool *p, guint num, int node, guint64 size, const char *suffix, char **name,
+          guint64 *grown, GError **error)
+{
+    PoolGrow plan;
+    guint64 added = 0;
+    g_autofree char *intent = NULL;
+    gboolean ok;
+
+    if (!pool_capacity_plan(p->o, p->dfd, node, p->page_bytes / 1024, size / p->page_bytes, &plan,
+                            error))
+        return FALSE;
+    if (!plan.shortfall)
+        return TRUE;
+    /* mv $SLOT.g$GROWN.$SUFFIX $SLOT.g$((GROWN + SHORTFALL)).$SUFFIX   (intent first) */
+    intent = slot_name(num, node, size, *grown + plan.shortfall, suffix);
+    if (!pool_rename(p->dfd, p->dir, *name, intent, TRUE, error))
+        return FALSE;
+    g_free(*name);
+    *name = g_steal_pointer(&intent);
+    ok = pool_capacity_grow(p->o, &plan, &added, error);
+    if (added != plan.shortfall) {
+        /* mv ... $SLOT.g$((GROWN + ADDED)).$SUFFIX   (the kernel gave fewer, or none) */
+        g_autofree char *actual = slot_name(num, node, size, *grown + added, suffix);
+
+        if (!pool_rename(p->dfd, p->dir, *name, actual, TRUE, ok ? error : NULL)) {
+            *grown += plan.shortfall; /* what the name still says */
+            return FALSE;
+        }
+        g_free(*name);
+        *name = g_steal_pointer(&actual);
+    }
+    *grown += added;
+    return ok;
+}
+
+/* An empty new file NAME: the record of a slot being made, before any page is raised for it. */
+static gboolean
+create_name(Pool *p, const char *name, GError **error)
+{
+    /* touch $DIR/$SLOT.filling   (a new inode: no earlier tenant ever mapped it) */
+    int fd = openat(p->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    if (fd < 0) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot create %s/%s: %s", p->dir, name,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    close(fd);
+    return TRUE;
+}
+
+/* The new file FILLING (from create_name) with every page allocated on NODE and zero: the only
+ * way memory becomes a clean slot. *FOUND: the node the pages are on. The caller removes it on
+ * failure. */
 static gboolean
 make_pages(Pool *p, const char *filling, guint64 size, int node, int *found, GError **error)
 {
@@ -79,10 +163,9 @@ make_pages(Pool *p, const char *filling, guint64 size, int node, int *found, GEr
     gboolean ok;
 
     *found = -1;
-    /* touch $DIR/$SLOT.filling   (a new inode: no earlier tenant ever mapped it) */
-    fd = openat(p->dfd, filling, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    fd = openat(p->dfd, filling, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot create %s/%s: %s", p->dir, filling,
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot open %s/%s: %s", p->dir, filling,
                     g_strerror(errno));
         return FALSE;
     }
@@ -94,19 +177,17 @@ make_pages(Pool *p, const char *filling, guint64 size, int node, int *found, GEr
         ok = FALSE;
     }
     close(fd);
-    if (!ok)
-        remove_entry(p, filling);
     return ok;
 }
 
 gboolean
 fp_pool_fill(const FpPoolOptions *o, int node, guint64 size, guint count, GError **error)
 {
-    Pool p;
+    g_auto(Pool) p = {.dfd = -1};
     g_autoptr(GError) why = NULL;
     g_autofree char *human = fp_pool_size_text(size);
     FpPoolPages here;
-    guint64 pages, page_kib = 0;
+    guint64 page_kib = 0;
     guint made = 0, num;
 
     if (node < -1 || node > 1023 || !size) {
@@ -125,36 +206,31 @@ fp_pool_fill(const FpPoolOptions *o, int node, guint64 size, guint count, GError
     }
     if (node >= 0 && !fp_pool_host_pages(o, node, page_kib, &here, error))
         return FALSE;
-    if (!pool_begin(&p, o, TRUE, NULL, error)) {
-        pool_close(&p);
+    if (!pool_begin(&p, o, TRUE, NULL, error))
         return FALSE;
-    }
-    pages = size / p.page_bytes;
     num = next_num(&p);
     for (; made < count; made++, num++) {
-        g_autofree char *base = NULL, *filling = NULL, *clean = NULL;
-        guint64 added = 0;
+        g_autofree char *filling = slot_name(num, node, size, 0, "filling"), *clean = NULL;
+        guint64 grown = 0;
         int found;
 
-        if (!pool_capacity_take(o, p.dfd, node, p.page_bytes / 1024, pages, &added, &why))
+        /* The name first, then the pages it counts, then the memory: a kill -9 at any step
+         * leaves a .filling name that the next scrub rebuilds or removes, pages and all. */
+        if (!create_name(&p, filling, &why))
             break;
-        base = pool_base_format(num, node, size, added);
-        filling = g_strdup_printf("%s.filling", base);
-        if (!make_pages(&p, filling, size, node, &found, &why)) {
-            pool_capacity_give_back(o, node, p.page_bytes / 1024, added, NULL);
+        if (!grow_slot(&p, num, node, size, "filling", &filling, &grown, &why) ||
+            !make_pages(&p, filling, size, node, &found, &why)) {
+            drop_record(&p, filling, node, grown, NULL);
             break;
         }
         /* Unbound pages still went to some node: claims for that node can use them. */
-        g_free(base);
-        base = pool_base_format(num, node >= 0 ? node : found, size, added);
-        clean = g_strdup_printf("%s.clean", base);
+        clean = slot_name(num, node >= 0 ? node : found, size, grown, "clean");
+        /* mv $SLOT.filling $SLOT.clean */
         if (!pool_rename(p.dfd, p.dir, filling, clean, TRUE, &why)) {
-            remove_entry(&p, filling);
-            pool_capacity_give_back(o, node, p.page_bytes / 1024, added, NULL);
+            drop_record(&p, filling, node, grown, NULL);
             break;
         }
     }
-    pool_close(&p);
     if (made < count) {
         g_autofree char *where = node >= 0 ? g_strdup_printf(" on node %d", node) : g_strdup("");
 
@@ -166,17 +242,24 @@ fp_pool_fill(const FpPoolOptions *o, int node, guint64 size, guint count, GError
     return TRUE;
 }
 
+typedef enum {
+    SCRUB_DONE,
+    SCRUB_SKIPPED, /* a name of the listing is gone: claimed since, not the scrub's any more */
+    SCRUB_FAILED,
+} ScrubResult;
+
 /* Rebuilds the slot of BASE from its dirty entries L: the old file's pages freed, a new file
  * allocated (zeroed by the kernel) and verified, the old file removed, the new one clean. A slot
- * that cannot be rebuilt is removed, and the hugepages the pool added for it given back. */
-static gboolean
+ * that cannot be rebuilt is removed, and the hugepages the pool added for it given back once no
+ * name counts them. */
+static ScrubResult
 scrub_one(Pool *p, GPtrArray *l, GError **error)
 {
     const PoolEntry *e = g_ptr_array_index(l, 0), *primary = e;
     g_autofree char *scrubbing = g_strdup_printf("%s.scrubbing", e->base);
-    g_autofree char *base = NULL, *filling = NULL, *clean = NULL;
+    g_autofree char *filling = NULL, *clean = NULL;
     g_autoptr(GError) why = NULL;
-    guint64 page_kib = p->page_bytes / 1024, added = 0, give_back = e->grown;
+    guint64 page_kib = p->page_bytes / 1024, grown = e->grown;
     struct stat st;
     int fd, found;
 
@@ -188,8 +271,13 @@ scrub_one(Pool *p, GPtrArray *l, GError **error)
     }
     /* mv $SLOT.dirty $SLOT.scrubbing   (a crash from here on leaves it to the next scrub) */
     if (primary->nstate != POOL_NAME_SCRUBBING &&
-        !pool_rename(p->dfd, p->dir, primary->name, scrubbing, FALSE, &why))
-        goto removed;
+        !pool_rename(p->dfd, p->dir, primary->name, scrubbing, FALSE, &why)) {
+        /* A .clean of the listing claimed since (ENOENT): the claimer's now, not ours. */
+        if (g_error_matches(why, FP_ERROR, FP_ERROR_REFUSED))
+            return SCRUB_SKIPPED;
+        g_propagate_prefixed_error(error, g_steal_pointer(&why), "%s left dirty: ", e->id);
+        return SCRUB_FAILED;
+    }
     for (guint i = 0; i < l->len; i++) {
         const PoolEntry *x = g_ptr_array_index(l, i);
 
@@ -213,42 +301,48 @@ scrub_one(Pool *p, GPtrArray *l, GError **error)
      * What a mapping of the old file would see after this: each page it touches faults a new,
      * zeroed page into the old inode (from the host's free hugepages, SIGBUS when none is free),
      * never the next tenant's memory, which goes into a new file. No guest meets that: the
-     * caller skips any slot another process maps or holds open, found in this procfs just
-     * before (a process in a PID namespace this procfs does not show is the exception: scrub
-     * from the host's namespace, as the systemd unit does). */
+     * caller skips any slot another process maps or holds open, and every slot at all when
+     * procfs cannot show it every process of the host (pool-users.c). */
     if (!pool_mem_punch(fd, MAX((guint64)st.st_size, e->size), &why)) {
         close(fd);
         goto removed;
     }
     close(fd);
-    if (!pool_capacity_take(p->o, p->dfd, e->node, page_kib, e->size / p->page_bytes, &added, &why))
+    if (!grow_slot(p, e->num, e->node, e->size, "scrubbing", &scrubbing, &grown, &why))
         goto removed;
-    give_back += added;
-    base = pool_base_format(e->num, e->node, e->size, e->grown + added);
-    filling = g_strdup_printf("%s.filling", base);
+    filling = slot_name(e->num, e->node, e->size, grown, "filling");
     remove_entry(p, filling);
-    if (!make_pages(p, filling, e->size, e->node, &found, &why))
+    if (!create_name(p, filling, &why) || !make_pages(p, filling, e->size, e->node, &found, &why))
         goto removed;
     /* rm $SLOT.scrubbing   (the old inode leaves the pool; a crash now leaves .filling: redone) */
     remove_entry(p, scrubbing);
-    g_free(base);
-    base = pool_base_format(e->num, e->node >= 0 ? e->node : found, e->size, e->grown + added);
-    clean = g_strdup_printf("%s.clean", base);
+    clean = slot_name(e->num, e->node >= 0 ? e->node : found, e->size, grown, "clean");
     /* mv $SLOT.filling $SLOT.clean */
-    if (!pool_rename(p->dfd, p->dir, filling, clean, TRUE, &why))
+    if (!pool_rename(p->dfd, p->dir, filling, clean, TRUE, &why)) {
+        g_clear_pointer(&scrubbing, g_free);
         goto removed;
-    return TRUE;
+    }
+    return SCRUB_DONE;
 
 removed:
+    /* Every name of the slot but one goes; the last one's removal gives its pages back. */
     for (guint i = 0; i < l->len; i++)
         remove_entry(p, ((PoolEntry *)g_ptr_array_index(l, i))->name);
-    remove_entry(p, scrubbing);
-    if (filling)
+    if (filling && scrubbing)
         remove_entry(p, filling);
-    pool_capacity_give_back(p->o, e->node, page_kib, give_back, NULL);
+    {
+        g_autoptr(GError) lost = NULL;
+
+        if (!drop_record(p, scrubbing ? scrubbing : filling, e->node, grown, &lost)) {
+            g_set_error(error, FP_ERROR, FP_ERROR_IO,
+                        "%s could not be rebuilt (%s), nor removed: %s", e->id, why->message,
+                        lost->message);
+            return SCRUB_FAILED;
+        }
+    }
     g_set_error(error, FP_ERROR, why->domain == FP_ERROR ? why->code : FP_ERROR_IO,
                 "%s removed: %s", e->id, why->message);
-    return FALSE;
+    return SCRUB_FAILED;
 }
 
 /* The pool's entries grouped by slot (base), in id order. A name this code never writes says
@@ -287,15 +381,25 @@ note_failure(GString *failures, guint *failed, const GError *e)
 
 typedef gboolean (*EntryFilter)(const PoolEntry *e, const struct stat *st, gpointer data);
 
-/* Each entry KEEP accepts -> the pid of a process that maps or holds its file open, 0 when none:
- * one pass over procfs, and none at all when KEEP accepts nothing. */
+static void
+use_free(gpointer data)
+{
+    PoolUse *u = data;
+
+    pool_use_clear(u, 1);
+    g_free(u);
+}
+
+/* Each entry KEEP accepts -> its PoolUse (a process that maps or holds its file open, or why
+ * procfs could not tell): one pass over procfs, and none at all when KEEP accepts nothing. */
 static GHashTable *
 entry_users(Pool *p, EntryFilter keep, gpointer data)
 {
-    GHashTable *users = g_hash_table_new(NULL, NULL);
+    GHashTable *users = g_hash_table_new_full(NULL, NULL, NULL, use_free);
     g_autoptr(GArray) st = g_array_new(FALSE, FALSE, sizeof(struct stat));
     g_autoptr(GPtrArray) asked = g_ptr_array_new();
-    g_autofree int *user = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    g_autofree PoolUse *use = NULL;
 
     for (guint i = 0; i < p->entries->len; i++) {
         PoolEntry *e = g_ptr_array_index(p->entries, i);
@@ -307,10 +411,15 @@ entry_users(Pool *p, EntryFilter keep, gpointer data)
             g_ptr_array_add(asked, e);
         }
     }
-    user = g_new0(int, MAX(asked->len, 1));
-    pool_file_users(pool_proc_root(p->o), (struct stat *)(void *)st->data, asked->len, user);
+    use = g_new0(PoolUse, MAX(asked->len, 1));
+    names = g_ptr_array_sized_new(MAX(asked->len, 1));
+    g_ptr_array_set_size(names, asked->len);
     for (guint i = 0; i < asked->len; i++)
-        g_hash_table_insert(users, g_ptr_array_index(asked, i), GINT_TO_POINTER(user[i]));
+        g_ptr_array_index(names, i) = ((PoolEntry *)g_ptr_array_index(asked, i))->name;
+    pool_file_users(pool_proc_root(p->o), p->dfd, (const char *const *)names->pdata,
+                    (struct stat *)(void *)st->data, asked->len, use);
+    for (guint i = 0; i < asked->len; i++)
+        g_hash_table_insert(users, g_ptr_array_index(asked, i), g_memdup2(&use[i], sizeof *use));
     return users;
 }
 
@@ -320,35 +429,47 @@ to_scrub(const PoolEntry *e, const struct stat *st, gpointer data)
     return e->nstate != POOL_NAME_CLEAN && e->nstate != POOL_NAME_CLAIMED;
 }
 
-/* TRUE when a process maps or holds open one of the slot's files L. */
-static gboolean
+/* How one of the slot's files L is used (a named process first), NULL when none is. */
+static const PoolUse *
 slot_in_use(GHashTable *users, GPtrArray *l)
 {
+    const PoolUse *other = NULL;
+
     for (guint i = 0; i < l->len; i++) {
-        if (GPOINTER_TO_INT(g_hash_table_lookup(users, g_ptr_array_index(l, i))))
-            return TRUE;
+        const PoolUse *u = g_hash_table_lookup(users, g_ptr_array_index(l, i));
+
+        if (u && u->pid)
+            return u;
+        if (u && u->why && (!other || (other->untold && !u->untold)))
+            other = u;
     }
-    return FALSE;
+    return other;
+}
+
+/* Cannot tell whether a process uses it: counted and, the first time, said why. */
+static void
+note_unknown(GString *unknown, guint *n, const char *id, const char *why)
+{
+    if ((*n)++ == 0)
+        g_string_append_printf(unknown, "%s (%s)", id, why);
 }
 
 gboolean
 fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **error)
 {
-    Pool p;
+    g_auto(Pool) p = {.dfd = -1};
     g_autoptr(GPtrArray) groups = NULL;
     g_autoptr(GHashTable) users = NULL;
-    g_autoptr(GString) failures = g_string_new(NULL);
+    g_autoptr(GString) failures = g_string_new(NULL), unknown = g_string_new(NULL);
     gboolean absent;
-    guint done = 0, failed = 0, in_use = 0;
+    guint done = 0, failed = 0, in_use = 0, untold = 0;
 
     if (scrubbed)
         *scrubbed = 0;
     if (busy)
         *busy = 0;
-    if (!pool_begin(&p, o, FALSE, &absent, error)) {
-        pool_close(&p);
+    if (!pool_begin(&p, o, FALSE, &absent, error))
         return absent;
-    }
     /* Who uses the files that may be scrubbed: one pass over procfs. */
     users = entry_users(&p, to_scrub, NULL);
     groups = group_by_slot(&p);
@@ -356,12 +477,20 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **err
         GPtrArray *l = g_ptr_array_index(groups, g);
         g_autoptr(GPtrArray) dirty = g_ptr_array_new();
         gboolean held = FALSE;
+        const PoolUse *use;
 
         for (guint i = 0; i < l->len; i++) {
             PoolEntry *e = g_ptr_array_index(l, i);
-            g_autofree char *problem =
-                e->nstate == POOL_NAME_CLEAN ? pool_entry_problem(p.dfd, e) : NULL;
+            g_autofree char *problem = NULL;
+            struct stat st;
 
+            if (e->nstate == POOL_NAME_CLEAN &&
+                fstatat(p.dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+                /* Clean when listed, gone now: claimed since. The claimer's, not the scrub's. */
+                held = TRUE;
+                continue;
+            }
+            problem = e->nstate == POOL_NAME_CLEAN ? pool_entry_problem(p.dfd, e) : NULL;
             if (e->nstate == POOL_NAME_CLAIMED || (e->nstate == POOL_NAME_CLEAN && !problem))
                 held = TRUE;
             else
@@ -375,27 +504,46 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **err
                 remove_entry(&p, ((PoolEntry *)g_ptr_array_index(dirty, i))->name);
             continue;
         }
-        if (slot_in_use(users, dirty)) {
-            in_use++;
+        if ((use = slot_in_use(users, dirty))) {
+            if (!use->untold)
+                in_use++;
+            else
+                note_unknown(unknown, &untold, ((PoolEntry *)g_ptr_array_index(dirty, 0))->id,
+                             use->why);
             continue;
         }
         {
             g_autoptr(GError) e = NULL;
 
-            if (scrub_one(&p, dirty, &e))
+            switch (scrub_one(&p, dirty, &e)) {
+            case SCRUB_DONE:
                 done++;
-            else
+                break;
+            case SCRUB_SKIPPED:
+                break;
+            case SCRUB_FAILED:
                 note_failure(failures, &failed, e);
+                break;
+            }
         }
     }
-    pool_close(&p);
     if (scrubbed)
         *scrubbed = done;
     if (busy)
         *busy = in_use;
-    if (failed) {
-        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "scrubbed %u slots; %u could not be: %s%s",
-                    done, failed, failures->str, failed > 1 ? " (and more)" : "");
+    if (failed || untold) {
+        g_autoptr(GString) msg = g_string_new(NULL);
+
+        g_string_printf(msg, "scrubbed %u slots", done);
+        if (failed)
+            g_string_append_printf(msg, "; %u could not be: %s%s", failed, failures->str,
+                                   failed > 1 ? " (and more)" : "");
+        if (untold)
+            g_string_append_printf(msg,
+                                   "; left %u dirty, as in use: cannot tell whether a process "
+                                   "maps %s%s",
+                                   untold, unknown->str, untold > 1 ? " (and more)" : "");
+        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "%s", msg->str);
         return FALSE;
     }
     return TRUE;
@@ -404,25 +552,20 @@ fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **err
 gboolean
 fp_pool_drain(const FpPoolOptions *o, GError **error)
 {
-    Pool p;
+    g_auto(Pool) p = {.dfd = -1};
     g_autoptr(GPtrArray) groups = NULL;
-    g_autoptr(GHashTable) back =
-        g_hash_table_new(g_direct_hash, g_direct_equal); /* node+1 -> pages */
     g_autoptr(GString) failures = g_string_new(NULL);
-    GHashTableIter it;
-    gpointer key, value;
     gboolean absent;
     guint failed = 0;
 
-    if (!pool_begin(&p, o, FALSE, &absent, error)) {
-        pool_close(&p);
+    if (!pool_begin(&p, o, FALSE, &absent, error))
         return absent;
-    }
     groups = group_by_slot(&p);
     for (guint g = 0; g < groups->len; g++) {
         GPtrArray *l = g_ptr_array_index(groups, g);
         const PoolEntry *first = g_ptr_array_index(l, 0);
         gboolean held = FALSE;
+        g_autoptr(GError) err = NULL;
 
         for (guint i = 0; i < l->len; i++)
             held |= ((PoolEntry *)g_ptr_array_index(l, i))->nstate == POOL_NAME_CLAIMED;
@@ -431,32 +574,23 @@ fp_pool_drain(const FpPoolOptions *o, GError **error)
 
             if (e->nstate == POOL_NAME_CLAIMED)
                 continue;
-            if (!remove_entry(&p, e->name)) {
-                g_autoptr(GError) err =
-                    g_error_new(FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", p.dir, e->name,
-                                g_strerror(errno));
-
-                note_failure(failures, &failed, err);
-                held = TRUE;
-            }
+            /* rm $DIR/$SLOT */
+            if (unlinkat(p.dfd, e->name, 0) == 0 ||
+                (errno == EISDIR && unlinkat(p.dfd, e->name, AT_REMOVEDIR) == 0))
+                continue;
+            /* ENOENT: a clean one claimed since the listing, its pages now its claimer's. */
+            if (errno != ENOENT && !err)
+                err = g_error_new(FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", p.dir, e->name,
+                                  g_strerror(errno));
+            held = TRUE;
         }
-        if (!held && first->grown) {
-            gpointer k = GINT_TO_POINTER(first->node + 1);
-
-            g_hash_table_insert(
-                back, k,
-                GSIZE_TO_POINTER(GPOINTER_TO_SIZE(g_hash_table_lookup(back, k)) + first->grown));
-        }
-    }
-    g_hash_table_iter_init(&it, back);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        g_autoptr(GError) err = NULL;
-
-        if (!pool_capacity_give_back(o, GPOINTER_TO_INT(key) - 1, p.page_bytes / 1024,
-                                     GPOINTER_TO_SIZE(value), &err))
+        /* Its pages go back as soon as no name counts them: a kill -9 of the drain loses at
+         * most the slot being removed. */
+        if (!held && first->grown)
+            pool_capacity_give_back(o, first->node, p.page_bytes / 1024, first->grown, &err);
+        if (err)
             note_failure(failures, &failed, err);
     }
-    pool_close(&p);
     if (failed) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "drain: %s%s", failures->str,
                     failed > 1 ? " (and more)" : "");
@@ -506,27 +640,38 @@ remove_stale_claim_names(Pool *p)
 gboolean
 fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, GError **error)
 {
-    Pool p;
+    g_auto(Pool) p = {.dfd = -1};
     g_autoptr(GHashTable) users = NULL;
+    g_autoptr(GString) unknown = g_string_new(NULL), failures = g_string_new(NULL);
     gboolean absent;
     gint64 before = g_get_real_time() / G_USEC_PER_SEC - (gint64)after_s;
-    guint n = 0;
+    guint n = 0, untold = 0, failed = 0;
 
     if (reclaimed)
         *reclaimed = 0;
-    if (!pool_begin(&p, o, FALSE, &absent, error)) {
-        pool_close(&p);
+    if (!pool_begin(&p, o, FALSE, &absent, error))
         return absent;
-    }
     /* Claims old enough, each with the process using it (0: none). */
     users = entry_users(&p, claimed_before, &before);
     for (guint i = 0; i < p.entries->len; i++) {
         const PoolEntry *e = g_ptr_array_index(p.entries, i);
+        const PoolUse *use = g_hash_table_lookup(users, e);
         g_autofree char *to = NULL;
-        gpointer user;
+        g_autoptr(GError) err = NULL;
 
-        if (!g_hash_table_lookup_extended(users, e, NULL, &user) || GPOINTER_TO_INT(user))
+        if (!use || use->pid || (use->why && !use->untold))
             continue;
+        if (use->why) {
+            note_unknown(unknown, &untold, e->id, use->why);
+            continue;
+        }
+        /* The departed tenant's memory is root's before it is dirty, as in a release:
+         * chown root:root $SLOT; chmod 0000 $SLOT; rm $DIR/claim-$UUID */
+        if (!pool_take_back(p.dfd, p.dir, e, &err)) {
+            if (!g_error_matches(err, FP_ERROR, FP_ERROR_REFUSED))
+                note_failure(failures, &failed, err);
+            continue;
+        }
         /* mv $SLOT.claimed.$UUID $SLOT.dirty   (a release racing us renames it first: fine) */
         to = g_strdup_printf("%s.dirty", e->base);
         if (pool_rename(p.dfd, p.dir, e->name, to, FALSE, NULL))
@@ -536,8 +681,22 @@ fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed, G
     p.entries = pool_scan(p.dfd, p.dir, NULL);
     if (p.entries)
         remove_stale_claim_names(&p);
-    pool_close(&p);
     if (reclaimed)
         *reclaimed = n;
+    if (untold || failed) {
+        g_autoptr(GString) msg = g_string_new(NULL);
+
+        g_string_printf(msg, "reclaimed %u slots", n);
+        if (failed)
+            g_string_append_printf(msg, "; %u could not be taken back: %s%s", failed, failures->str,
+                                   failed > 1 ? " (and more)" : "");
+        if (untold)
+            g_string_append_printf(msg,
+                                   "; kept %u stale claims, as in use: cannot tell whether a "
+                                   "process maps %s%s",
+                                   untold, unknown->str, untold > 1 ? " (and more)" : "");
+        g_set_error(error, FP_ERROR, FP_ERROR_HOST, "%s", msg->str);
+        return FALSE;
+    }
     return TRUE;
 }

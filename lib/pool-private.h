@@ -56,6 +56,9 @@ char *pool_claim_link_name(const char *owner);
 gboolean pool_claim_link_is(int dfd, const PoolEntry *e, const struct stat *st);
 /* A claimed slot taken back from QEMU (root's, mode 0000) whose rename to dirty never came. */
 gboolean pool_taken_back(const PoolEntry *e, const struct stat *st);
+/* Claimed E taken back from QEMU's user: root's, mode 0000 (set on the file, never through a
+ * symlink), then its claim-UUID name removed. FP_ERROR_REFUSED: renamed meanwhile. */
+gboolean pool_take_back(int dfd, const char *dir, const PoolEntry *e, GError **error);
 /* NULL when NAME in DFD is a regular file of SIZE bytes, all allocated, with one link; else why. */
 char *pool_entry_problem(int dfd, const PoolEntry *e);
 gboolean pool_rename(int dfd, const char *dir, const char *from, const char *to, gboolean noreplace,
@@ -65,11 +68,22 @@ const char *pool_dir_name(const FpPoolOptions *o);
 const char *pool_sysfs_root(const FpPoolOptions *o);
 const char *pool_proc_root(const FpPoolOptions *o);
 
-/* Makes PAGES hugepages of PAGE_KIB available for the pool on NODE without going below the
- * reserve, raising nr_hugepages by what is missing (*ADDED) unless no_grow. DFD: the mount, whose
- * size= limit is checked first. */
-gboolean pool_capacity_take(const FpPoolOptions *o, int dfd, int node, guint64 page_kib,
-                            guint64 pages, guint64 *added, GError **error);
+/* What making PAGES hugepages of PAGE_KIB available for the pool on NODE takes. */
+typedef struct {
+    int node;
+    guint64 page_kib;
+    guint64 shortfall; /* pages nr_hugepages must rise by; 0: the free ones do */
+    guint64 need_free; /* free pages NODE must hold then */
+} PoolGrow;
+/* Plans PAGES hugepages for the pool on NODE without going below the reserve: *GROW says by how
+ * many nr_hugepages must rise (refused when no_grow). DFD: the mount, whose size= limit is
+ * checked first. Changes nothing: the caller records the shortfall in a slot's name first. */
+gboolean pool_capacity_plan(const FpPoolOptions *o, int dfd, int node, guint64 page_kib,
+                            guint64 pages, PoolGrow *grow, GError **error);
+/* Raises nr_hugepages as GROW plans; *ADDED: by how many it did (0 on failure: what the kernel
+ * supplied of a short raise is given back). */
+gboolean pool_capacity_grow(const FpPoolOptions *o, const PoolGrow *grow, guint64 *added,
+                            GError **error);
 /* Lowers nr_hugepages of NODE by COUNT (pages the pool added and no longer uses). */
 gboolean pool_capacity_give_back(const FpPoolOptions *o, int node, guint64 page_kib, guint64 count,
                                  GError **error);
@@ -85,8 +99,21 @@ gboolean pool_mem_punch(int fd, guint64 len, GError **error);
 /* Maps FD and checks that a sample of its pages (first, last, random) reads all zeros; *NODE is
  * the NUMA node of its first and last pages (-1 when they differ or it cannot tell). */
 gboolean pool_mem_verify_zero(int fd, guint64 size, guint64 page_bytes, int *node, GError **error);
-/* For each of the N files ST[] (by device and inode), a process (not this one) under PROC_ROOT
- * that maps or holds it open: USER[i], 0 when none. One pass over the processes. */
-void pool_file_users(const char *proc_root, const struct stat *st, guint n, int *user);
+/* What procfs (and the kernel) say about one file. */
+typedef struct {
+    int pid;         /* a process (not this one) that maps it or holds it open; 0: none found */
+    char *why;       /* PID 0 and in use all the same: why (NULL: not in use) */
+    gboolean untold; /* WHY says what could not be read: it counts as in use for that alone */
+} PoolUse;
+/* For each of the N files NAMES[] under DFD (stat ST[]), who uses it, from PROC_ROOT: USE[i],
+ * one pass over the processes. Fails closed (pool-users.c): what cannot be read sets USE[i].why
+ * (pool_use_clear frees them). */
+void pool_file_users(const char *proc_root, int dfd, const char *const *names,
+                     const struct stat *st, guint n, PoolUse *use);
+void pool_use_clear(PoolUse *use, guint n);
+/* One line of /proc/PID/maps, LEN bytes with its '\n': the device and inode it maps; FALSE for
+ * a line without them, without its '\n' (cut short) or mapping nothing (inode 0). */
+gboolean pool_maps_line(const char *line, gsize len, unsigned int *maj, unsigned int *min,
+                        unsigned long long *ino);
 /* "ext4", "tmpfs", ... for a statfs f_type; "an unknown filesystem" otherwise. */
 const char *pool_fs_name(long f_type);

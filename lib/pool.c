@@ -399,6 +399,7 @@ fp_slot_free(FpSlot *s)
     g_free(s->path);
     g_free(s->owner);
     g_free(s->problem);
+    g_free(s->user_unknown);
     g_free(s);
 }
 
@@ -651,6 +652,58 @@ fp_pool_usable_claim(const FpPoolOptions *o, const char *owner, guint64 size, GE
     return NULL;
 }
 
+/* chown UID:GID NAME; chmod MODE NAME, on the file itself: opened without following a symlink
+ * (hugetlbfs has them) and checked to be a regular file, so neither call can reach anything
+ * but the slot, whoever made the name. ENOENT: FP_ERROR_REFUSED (renamed meanwhile). */
+static gboolean
+set_owner(int dfd, const char *dir, const char *name, uid_t uid, gid_t gid, mode_t mode,
+          GError **error)
+{
+    struct stat st;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int err;
+
+    if (fd < 0) {
+        err = errno;
+        g_set_error(error, FP_ERROR, err == ENOENT ? FP_ERROR_REFUSED : FP_ERROR_IO,
+                    "cannot open %s/%s: %s", dir, name, g_strerror(err));
+        return FALSE;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s/%s is not a regular file", dir, name);
+        close(fd);
+        return FALSE;
+    }
+    if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
+        err = errno;
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot chown %u:%u / chmod %04o %s/%s: %s",
+                    (unsigned)uid, (unsigned)gid, (unsigned)mode, dir, name, g_strerror(err));
+        close(fd);
+        return FALSE;
+    }
+    close(fd);
+    return TRUE;
+}
+
+gboolean
+pool_take_back(int dfd, const char *dir, const PoolEntry *e, GError **error)
+{
+    g_autofree char *link = NULL;
+    struct stat st;
+
+    /* chown root:root $SLOT; chmod 0000 $SLOT   (before the rename: a dirty slot is never
+     * QEMU's for a moment; mode 0000 marks a release that a crash cut short as dirty) */
+    if (!set_owner(dfd, dir, e->name, 0, 0, 0, error)) {
+        g_prefix_error(error, "cannot take %s back: ", e->id);
+        return FALSE;
+    }
+    /* rm $DIR/claim-$UUID   (QEMU's way to the slot, when it is this slot's second name) */
+    link = pool_claim_link_name(e->owner);
+    if (fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && pool_claim_link_is(dfd, e, &st))
+        unlinkat(dfd, link, 0);
+    return TRUE;
+}
+
 gboolean
 fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error)
 {
@@ -681,18 +734,14 @@ fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error)
 
         if (e->nstate != POOL_NAME_CLAIMED || strcmp(e->owner, who))
             continue;
-        /* chown root:root $SLOT; chmod 0000 $SLOT   (before the rename: a dirty slot is never
-         * QEMU's for a moment; mode 0000 marks a release that a crash cut short as dirty) */
-        if (fchownat(dfd, e->name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
-            fchmodat(dfd, e->name, 0, 0) < 0) {
-            if (errno != ENOENT && ok) {
-                g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot take %s/%s back: %s",
-                            pool_dir_name(o), e->name, g_strerror(errno));
+        if (!pool_take_back(dfd, pool_dir_name(o), e, &failed)) {
+            if (!g_error_matches(failed, FP_ERROR, FP_ERROR_REFUSED) && ok) {
+                g_propagate_error(error, g_steal_pointer(&failed));
                 ok = FALSE;
             }
             continue;
         }
-        /* rm $DIR/claim-$UUID   (QEMU's way to the slot; already root's, mode 0000) */
+        /* rm $DIR/claim-$UUID   (whatever it names now: this owner's claims all go) */
         {
             g_autofree char *link = pool_claim_link_name(who);
 
@@ -730,11 +779,16 @@ fp_pool_give(const FpPoolOptions *o, const FpSlot *slot, uid_t uid, gid_t gid, G
         return FALSE;
     }
     link = pool_claim_link_name(e->owner);
-    /* chown $UID:$GID $SLOT; chmod 0600 $SLOT; ln -f $SLOT $DIR/claim-$UUID   (a second name
-     * QEMU's user can open by the UUID alone; hugetlbfs has no symlinks) */
-    if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-        fchmodat(dfd, name, 0600, 0) < 0 ||
-        ((unlinkat(dfd, link, 0) < 0 && errno != ENOENT) || linkat(dfd, name, dfd, link, 0) < 0)) {
+    /* chown $UID:$GID $SLOT; chmod 0600 $SLOT   (on the file itself, never through a symlink) */
+    if (!set_owner(dfd, pool_dir_name(o), name, uid, gid, 0600, error)) {
+        g_prefix_error(error, "cannot give %s to uid %u: ", slot->path, (unsigned)uid);
+        close(dfd);
+        return FALSE;
+    }
+    /* ln -f $SLOT $DIR/claim-$UUID   (a second name QEMU's user can open by the UUID alone, a
+     * hard link: QEMU's AppArmor rule names this path, and a symlink would be resolved to the
+     * slot's own name, which the rule does not name) */
+    if ((unlinkat(dfd, link, 0) < 0 && errno != ENOENT) || linkat(dfd, name, dfd, link, 0) < 0) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot give %s to uid %u: %s", slot->path,
                     (unsigned)uid, g_strerror(errno));
         close(dfd);

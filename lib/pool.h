@@ -32,6 +32,8 @@ typedef struct {
     char *owner;   /* CLAIMED: the domain UUID */
     char *problem; /* why an odd slot counts as dirty (truncated, claimed without owner...); NULL */
     int user;      /* after fp_pool_slot_users: a process mapping or holding it open; 0: none */
+    char *user_unknown; /* after fp_pool_slot_users, USER 0: procfs could not tell (why), so the
+                         * slot counts as in use; NULL: it could */
 } FpSlot;
 
 typedef struct {
@@ -68,13 +70,16 @@ char *fp_pool_usable_claim(const FpPoolOptions *o, const char *owner, guint64 si
 gboolean fp_pool_release(const FpPoolOptions *o, const char *owner, GError **error);
 /* Every dirty, scrubbing or unrecognised slot -> pages freed, re-allocated (the kernel zeroes
  * them) into a new file, a sample verified zero -> clean. A slot that cannot get its pages back
- * is removed (its added hugepages given back) and reported. A slot some process still maps or
- * holds open (a guest still running on it) is left dirty for a later scrub: its pages are never
- * pulled from under it. *SCRUBBED: slots made clean; *BUSY: slots left for that reason. */
+ * is removed (its added hugepages given back once no name counts them) and reported. A slot
+ * some process still maps or holds open (a guest still running on it) is left dirty for a later
+ * scrub: its pages are never pulled from under it. A slot claimed since the listing is left to
+ * its claimer. *SCRUBBED: slots made clean; *BUSY: slots left as in use. When procfs cannot tell
+ * whether a slot is in use it is left too, and the error (after the rest is done) says why. */
 gboolean fp_pool_scrub(const FpPoolOptions *o, guint *scrubbed, guint *busy, GError **error);
 /* Claims nobody uses: a claimed slot that no process maps or holds open, claimed more than
- * AFTER_S seconds ago (its domain never started, or its release never came) -> dirty, to be
- * scrubbed. *RECLAIMED: how many. */
+ * AFTER_S seconds ago (its domain never started, or its release never came) -> root's, mode
+ * 0000, its claim-UUID name removed, then dirty, to be scrubbed. *RECLAIMED: how many. A claim
+ * procfs cannot tell about is kept, and the error (after the rest is done) says why. */
 gboolean fp_pool_reclaim_stale(const FpPoolOptions *o, guint after_s, guint *reclaimed,
                                GError **error);
 /* Removes every slot not claimed and gives back the hugepages the pool added for them. */
@@ -83,7 +88,7 @@ gboolean fp_pool_drain(const FpPoolOptions *o, GError **error);
  * on hugetlbfs is an empty pool. */
 GPtrArray *fp_pool_list(const FpPoolOptions *o, GError **error);
 void fp_slot_free(FpSlot *s);
-/* Sets each FpSlot's user (SLOTS from fp_pool_list): one pass over procfs. */
+/* Sets each FpSlot's user and user_unknown (SLOTS from fp_pool_list): one pass over procfs. */
 void fp_pool_slot_users(const FpPoolOptions *o, GPtrArray *slots);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpSlot, fp_slot_free)
 
@@ -104,3 +109,43 @@ char *fp_pool_size_text(guint64 size);
 const char *fp_slot_state_name(FpSlotState state);
 /* A libvirt domain UUID: 8-4-4-4-12 hex digits, nothing else. */
 gboolean fp_pool_owner_valid(const char *owner);
+
+/* What `fastpass pool status` shows: the slots with their users, counts and the host's pages. */
+typedef struct {
+    char *dir;
+    guint64 page_kib;
+    GPtrArray *slots; /* FpSlot*, users set (fp_pool_slot_users) */
+    guint counts[FP_SLOT_SCRUBBING + 1];
+    guint problems;
+    guint64 total; /* bytes in slots */
+    gboolean have_pages;
+    FpPoolPages pages; /* host-wide, when HAVE_PAGES */
+    guint64 reserve_pages;
+} FpPoolStatus;
+FpPoolStatus *fp_pool_status(const FpPoolOptions *o, GError **error);
+void fp_pool_status_free(FpPoolStatus *st);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolStatus, fp_pool_status_free)
+/* The status as JSON, for `fastpass pool status --json`. */
+char *fp_pool_status_json(const FpPoolStatus *st);
+/* "in use by pid 1234", "in use: cannot read /proc/1234/maps: Permission denied"; NULL: not. */
+char *fp_slot_use_text(const FpSlot *s);
+
+/* What `fastpass pool serve` keeps: KEEP clean slots of SIZE on NODE (-1: any). */
+typedef struct {
+    int node;
+    guint64 size;
+    guint keep;
+    guint stale_after;               /* seconds after which a claim nobody uses is taken back */
+    gboolean reclaim;                /* this round also looks for stale claims */
+    gboolean (*stop)(gpointer data); /* asked before each slot made; NULL: never */
+    gpointer stop_data;
+} FpPoolServe;
+/* What one round did; each step's failure kept (fp_pool_round_clear frees them). */
+typedef struct {
+    guint reclaimed, scrubbed, busy, made;
+    guint clean; /* clean slots after the round; G_MAXUINT when they could not be counted */
+    GError *reclaim_error, *scrub_error, *fill_error;
+} FpPoolRound;
+/* One round of serve: reclaim (when asked), scrub, count the clean slots, fill up to KEEP. */
+void fp_pool_serve_round(const FpPoolOptions *o, const FpPoolServe *s, FpPoolRound *r);
+void fp_pool_round_clear(FpPoolRound *r);

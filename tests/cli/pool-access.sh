@@ -127,16 +127,87 @@ check "the next claim gets a clean slot, never D's (exit $rc)" [ $rc -ne 0 ] || 
 "$fp" pool release --dir "$D" --owner $UA >/dev/null 2>&1
 out=$("$fp" pool reclaim --dir "$D" --stale-after 3600); rc=$?
 echo "     reclaim: $out"
-check "reclaim (stale after an hour) takes D's slot at once" [ $rc -eq 0 ] && [ ! -e "$pD" ]
+[ $rc -eq 0 ] && [ ! -e "$pD" ]; verdict "reclaim (stale after an hour) takes D's slot at once"
 out=$("$fp" pool scrub --dir "$D"); rc=$?
 echo "     scrub: $out"
-check "scrub: exit 0, nothing dirty left" [ $rc -eq 0 ] && [ -z "$(slot_of '\.dirty')" ]
+[ $rc -eq 0 ] && [ -z "$(slot_of '\.dirty')" ]; verdict "scrub: exit 0, nothing dirty left"
+
+# --- a stale claim reclaimed: the departed tenant's memory is root's, mode 0, before it is dirty --
+UG=0a0a0a0a-0000-4000-8000-00000000001a
+pG=$("$fp" pool claim --dir "$D" --size 2M --owner $UG --user libvirt-qemu)
+ino=$(stat -c %i "$pG")
+check "stale claim G: given to libvirt-qemu ($(mode_of "$pG"))" [ "$(stat -c %U "$pG")" = libvirt-qemu ]
+check "stale claim G: claim-$UG names it" [ "$(stat -c %i "$D/claim-$UG")" = "$ino" ]
+out=$("$fp" pool reclaim --dir "$D" --stale-after 0); rc=$?
+echo "     reclaim: $out"
+gdirty=$(find "$D" -maxdepth 1 -inum "$ino" -name '*.dirty')
+[ $rc -eq 0 ] && [ -n "$gdirty" ]; verdict "reclaim of G: exit 0, G's inode is dirty now"
+check "reclaim of G: the dirty file is root 0 ($(stat -c '%U %a' "$gdirty" 2>/dev/null))" \
+  [ "$(stat -c '%U %a' "$gdirty")" = "root 0" ]
+check "reclaim of G: claim-$UG is gone" [ ! -e "$D/claim-$UG" ]
+try refused "open G's reclaimed memory" head -c1 "$gdirty"
+"$fp" pool scrub --dir "$D" >/dev/null
+
+# --- the in-use scan fails closed: a guest's memory, mapped by libvirt-qemu, with /proc unusable --
+# A holder as libvirt-qemu maps its claimed slot, writes a pattern and closes the file (as QEMU
+# keeps only the mapping); reclaim and scrub with a procfs they cannot use leave it alone and say
+# why; the holder then reads its pattern back.
+UH=0a0a0a0a-0000-4000-8000-00000000001b
+pH=$("$fp" pool claim --dir "$D" --size 2M --owner $UH --user libvirt-qemu)
+inoH=$(stat -c %i "$pH")
+cat > "$work/holder.py" <<'PY'
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 2 << 20, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+os.close(fd)
+pattern = bytes([0x5A]) * 4096
+for off in range(0, 2 << 20, 4096):
+    m[off:off + 4096] = pattern
+print("mapped", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+ok = all(m[off:off + 4096] == pattern for off in range(0, 2 << 20, 4096))
+print("intact" if ok else "changed", flush=True)
+PY
+chmod 644 "$work/holder.py"
+mkdir -p "$work/emptyproc" "$work/flag"; chmod 777 "$work/flag"
+as_qemu /usr/bin/python3 "$work/holder.py" "$D/claim-$UH" "$work/flag/done" > "$work/holder.out" 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do grep -q mapped "$work/holder.out" && break; sleep 0.1; done
+check "holder as libvirt-qemu maps H and writes its pattern" grep -q mapped "$work/holder.out"
+for proc in /nonexistent "$work/emptyproc"; do
+  "$fp" pool reclaim --dir "$D" --stale-after 0 --proc-root "$proc" >"$work/stdout" 2>"$work/stderr"; rc=$?
+  sed 's/^/     stderr: /' "$work/stderr"
+   [ $rc -eq 1 ] && [ "$(wc -l < "$work/stderr")" -eq 1 ] && grep -q "cannot tell whether a process maps slot-" "$work/stderr"; verdict "reclaim --proc-root $proc: refused (exit $rc), one line saying it cannot tell"
+   [ -e "$pH" ] && [ "$(stat -c %U "$pH")" = libvirt-qemu ] && [ -e "$D/claim-$UH" ]; verdict "reclaim --proc-root $proc: H still claimed, libvirt-qemu's"
+  "$fp" pool status --dir "$D" --proc-root "$proc" > "$work/status"
+   grep -q "claimed  *$UH; in use: .*$([ "$proc" = /nonexistent ] && echo 'No such file' || echo 'emptyproc')" "$work/status"; verdict "status --proc-root $proc: H is in use, saying why"
+  grep "$UH" "$work/status" | sed 's/^/     status: /'
+done
+"$fp" pool status --dir "$D" --proc-root /nonexistent --json > "$work/status.json"
+check "status --json: H has no user pid and the reason" \
+  [ "$(jq -r ".slots[] | select(.owner == \"$UH\") | (.user_pid|tostring) + \" \" + (.in_use|tostring)" "$work/status.json")" = "null true" ]
+"$fp" pool release --dir "$D" --owner $UH
+hdirty=$(find "$D" -maxdepth 1 -inum "$inoH" -name '*.dirty')
+check "H released: dirty, still mapped" [ -n "$hdirty" ]
+for proc in /nonexistent "$work/emptyproc"; do
+  "$fp" pool scrub --dir "$D" --proc-root "$proc" >"$work/stdout" 2>"$work/stderr"; rc=$?
+  sed 's/^/     stderr: /' "$work/stderr"
+   [ $rc -eq 1 ] && grep -q "left 1 dirty, as in use: cannot tell whether a process maps slot-" "$work/stderr"; verdict "scrub --proc-root $proc: refused (exit $rc), says it cannot tell"
+   [ -e "$hdirty" ] && [ "$(stat -c %b "$hdirty")" -ge 4096 ]; verdict "scrub --proc-root $proc: H's file is the same, fully allocated"
+done
+out=$("$fp" pool scrub --dir "$D"); rc=$?
+[ $rc -eq 0 ] && [ -e "$hdirty" ] && grep -q "left 1 dirty slot: still mapped" <<< "$out"; verdict "scrub with /proc: H left, its holder found ($out)"
+touch "$work/flag/done"; wait $holder
+check "the holder reads its pattern back intact ($(tail -1 "$work/holder.out"))" [ "$(tail -1 "$work/holder.out")" = intact ]
+out=$("$fp" pool scrub --dir "$D"); rc=$?
+[ $rc -eq 0 ] && [ ! -e "$hdirty" ]; verdict "once the holder is gone, H is scrubbed ($out)"
 
 # --- a pool directory that is not root's alone is refused --------------------------------------
 chmod 0755 "$D"; "$fp" pool status --dir "$D" >/dev/null
 check "an older 0755 pool directory is closed to 711 on use" [ "$(mode_of "$D")" = "711 root:root" ]
 chmod 0777 "$D"; "$fp" pool claim --dir "$D" --size 2M --owner $UC > /dev/null 2> "$work/err"; rc=$?
-check "a pool directory others may write: refused (exit $rc)" [ $rc -ne 0 ] && grep -q "not root's alone" "$work/err"
+[ $rc -ne 0 ] && grep -q "not root's alone" "$work/err"; verdict "a pool directory others may write: refused (exit $rc)"
 sed 's/^/     stderr: /' "$work/err"
 chmod 0711 "$D"
 ln -s "$D" "$work/link"

@@ -246,9 +246,97 @@ kill -TERM $serve_pid; wait $serve_pid; serve_pid=
 check "serve: logged the stale claim" grep -q "reclaimed 1 claimed slot no process used for 0 s" "$work/serve.err"
 "$fp" pool drain --dir "$V" >/dev/null
 
+if ! command -v strace >/dev/null; then
+  echo "     (no strace: the race and kill -9 checks skipped)"
+else
+  grown() { # DIR: hugepages the pool's names say it added
+    local t=0 g; for f in "$1"/slot-*; do [ -e "$f" ] || continue; g=${f##*.g}; g=${g%%.*}; t=$((t + g)); done; echo $t
+  }
+  leftovers() { ls -A "$1" | grep -E '\.(filling|scrubbing)$' || true; }
+  # LeakSanitizer cannot run under ptrace: off for the runs under strace (sanitizer builds).
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+  # --- a claim during scrub's /proc scan: the slot claimed is not scrub's any more ---------------
+  R=$work/huge/race
+  "$fp" pool fill --dir "$R" --size 2M --count 2 --reserve-pages 100000 >/dev/null
+  "$fp" pool claim --dir "$R" --size 2M --owner $U1 >/dev/null
+  "$fp" pool release --dir "$R" --owner $U1
+  cleanR=$(ls "$R" | grep '\.clean$')
+   [ "$(count "$R" dirty)/$(count "$R" clean)" = 1/1 ] && [ "$(grown "$R")" -ge 2 ]; verdict "race: one dirty slot and one clean one the pool grew for ($cleanR)"
+  nrR=$(cat $nr_file); surR=$(cat ${nr_file%/*}/surplus_hugepages)
+  # The scan's first readlinkat (a process's fd) waits 3 s: the claim lands in that window.
+  strace -f -qq -o /dev/null -e trace=readlinkat -e inject=readlinkat:delay_enter=3000000:when=1 \
+    "$fp" pool scrub --dir "$R" >"$work/scrubR.out" 2>"$work/scrubR.err" &
+  scrub_pid=$!
+  sleep 1
+  pR=$("$fp" pool claim --dir "$R" --size 2M --owner $U2)
+  wait $scrub_pid; rc=$?
+  sed 's/^/     scrub: /' "$work/scrubR.out" "$work/scrubR.err"
+  check "race: the claim made during the scan got the clean slot" [ "$(basename "$pR")" = "${cleanR%.clean}.claimed.$U2" ]
+  [ $rc -eq 0 ] && grep -qx "scrubbed 1 slot" "$work/scrubR.out"; verdict "race: scrub exit 0, scrubbed the dirty slot only (rc $rc)"
+  check "race: no 'removed'" bash -c "! grep -q removed '$work/scrubR.err'"
+   [ -f "$pR" ] && [ "$(stat -c %b "$pR")" -ge 4096 ] && [ "$(count "$R" claimed)/$(count "$R" clean)" = 1/1 ]; verdict "race: the claimed slot is intact (claimed, every page there)"
+  check "race: nr_hugepages unchanged ($(cat $nr_file), was $nrR)" [ "$(cat $nr_file)" -eq "$nrR" ]
+  # Pages given back while a slot holds them show as surplus until it lets go.
+  check "race: none of the claimed slot's pages given back (surplus $(cat ${nr_file%/*}/surplus_hugepages), was $surR)" \
+    [ "$(cat ${nr_file%/*}/surplus_hugepages)" -eq "$surR" ]
+  "$fp" pool release --dir "$R" --owner $U2
+  "$fp" pool scrub --dir "$R" >/dev/null; "$fp" pool drain --dir "$R" >/dev/null
+
+  # --- a claim while drain removes: the slot claimed is not drain's to give back ----------------
+  "$fp" pool fill --dir "$R" --size 2M --count 1 --reserve-pages 100000 >/dev/null
+  nrR=$(cat $nr_file); surR=$(cat ${nr_file%/*}/surplus_hugepages)
+  # Drain's first unlinkat (the clean slot) waits 3 s: the claim renames it first.
+  strace -f -qq -o /dev/null -e trace=unlinkat -e inject=unlinkat:delay_enter=3000000:when=1 \
+    "$fp" pool drain --dir "$R" >"$work/drainR.out" 2>"$work/drainR.err" &
+  drain_pid=$!
+  sleep 1
+  pR=$("$fp" pool claim --dir "$R" --size 2M --owner $U2)
+  wait $drain_pid; rc=$?
+  sed 's/^/     drain: /' "$work/drainR.out" "$work/drainR.err"
+   [ $rc -eq 0 ] && [ -f "$pR" ] && [ "$(stat -c %b "$pR")" -ge 4096 ]; verdict "drain race: exit 0 (rc $rc); the claimed slot intact"
+   if [ "$(cat $nr_file)" -eq "$nrR" ] && [ "$(cat ${nr_file%/*}/surplus_hugepages)" -eq "$surR" ]; then ok "drain race: none of its pages given back (nr $(cat $nr_file) was $nrR, surplus $(cat ${nr_file%/*}/surplus_hugepages) was $surR)"; else fail "drain race: none of its pages given back (nr $(cat $nr_file) was $nrR, surplus $(cat ${nr_file%/*}/surplus_hugepages) was $surR)"; fi
+  "$fp" pool release --dir "$R" --owner $U2
+  "$fp" pool scrub --dir "$R" >/dev/null; "$fp" pool drain --dir "$R" >/dev/null
+
+  # --- kill -9 at the nr_hugepages write (the parent killed in its wait for the writer) ---------
+  # Then one scrub, one drain: every page back, no name left.
+  K=$work/huge/killed
+  killed() { # WHAT ARGS...: runs `fastpass pool ARGS` killed at its first wait4
+    local what=$1; shift
+    (strace -f -qq -o /dev/null -e trace=wait4 -e inject=wait4:signal=SIGKILL:when=1 "$fp" pool "$@" \
+      >/dev/null 2>&1; exit $?) 2>/dev/null; local rc=$?
+    check "kill -9 $what: killed (exit $rc)" [ $rc -eq 137 ]
+  }
+  recovered() { # WHAT NR-BEFORE
+    "$fp" pool scrub --dir "$K" >/dev/null 2>&1
+    check "kill -9 $1: after one scrub, no .filling/.scrubbing left ($(leftovers "$K" | paste -sd' '))" [ -z "$(leftovers "$K")" ]
+    check "kill -9 $1: after one scrub, the names count every page added ($(($(cat $nr_file) - $2)) added, $(grown "$K") named)" \
+      [ "$(($(cat $nr_file) - $2))" -eq "$(grown "$K")" ]
+    "$fp" pool drain --dir "$K" >/dev/null
+    if [ "$(cat $nr_file)" -eq "$2" ] && [ -z "$(ls -A "$K")" ]; then ok "kill -9 $1: drained, nr_hugepages back ($(cat $nr_file), was $2)"; else fail "kill -9 $1: drained, nr_hugepages back ($(cat $nr_file), was $2)"; fi
+  }
+  nrK=$(cat $nr_file)
+  killed "fill" fill --dir "$K" --size 2M --count 1 --reserve-pages 100000 --threads 1
+  recovered "fill" "$nrK"
+  "$fp" pool fill --dir "$K" --size 2M --count 1 --reserve-pages 100000 >/dev/null
+  "$fp" pool claim --dir "$K" --size 2M --owner $U1 >/dev/null; "$fp" pool release --dir "$K" --owner $U1
+  killed "scrub" scrub --dir "$K" --reserve-pages 100000 --threads 1
+  recovered "scrub" "$nrK"
+  killed "serve" serve --dir "$K" --size 2M --keep 1 --interval 1 --reserve-pages 100000 --threads 1
+  recovered "serve" "$nrK"
+  "$fp" pool fill --dir "$K" --size 2M --count 2 --reserve-pages 100000 >/dev/null
+  killed "drain" drain --dir "$K"
+  recovered "drain" "$nrK"
+fi
+
 if [ -n "$src" ]; then
   unit=$src/launcher/fastpass-pool.service
   check "systemd unit runs pool serve" grep -q '^ExecStart=.*fastpass pool serve ' "$unit"
+  # Hardened, but never blind: the in-use scan needs CAP_SYS_PTRACE and every process in /proc.
+  check "systemd unit: a bounding set that keeps CAP_SYS_PTRACE" grep -q '^CapabilityBoundingSet=.*CAP_SYS_PTRACE' "$unit"
+  check "systemd unit: no ProtectProc, ProcSubset, PrivateUsers or ProtectKernelTunables" \
+    bash -c "! grep -qE '^(ProtectProc|ProcSubset|PrivateUsers|PrivatePIDs|ProtectKernelTunables)=' '$unit'"
+   bash -c "grep -qx 'ProtectSystem=strict' '$unit' && grep -qx 'SystemCallFilter=@system-service' '$unit'"; verdict "systemd unit: ProtectSystem=strict, SystemCallFilter=@system-service"
   if command -v systemd-analyze >/dev/null; then
     # Only the binary's install path may be missing here.
     errs=$(systemd-analyze verify "$unit" 2>&1 | grep -v 'is not executable\|man:\|Command .man' || true)
