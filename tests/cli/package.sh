@@ -45,6 +45,13 @@ verdict "postinst copies the hook into libvirt's hook directory, prerm and postr
 # dh_installsystemd keeps an operator's own enabling across upgrades; the package enables nothing.
 ! echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q . || echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q 'was-enabled'; verdict "the pool's unit is enabled only where the operator had enabled it"
 
+# Removal by the package's own maintainer scripts, in a private mount namespace (package-removal.sh).
+if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null || ! command -v dpkg-divert >/dev/null || [ ! -d /etc/libvirt ]; then
+  echo "  SKIP (part): the removal checks need root, unshare, dpkg-divert and /etc/libvirt"
+else
+  unshare -m --propagation private bash "$(dirname "$0")/package-removal.sh" "$work/x"; verdict "removal: prerm and postinst abort-remove (above)"
+fi
+
 lintian --tag-display-limit 0 "$work"/fastpass_*.changes > "$work/lintian" 2>&1
 grep -v 'running with root privileges' "$work/lintian" | sed 's/^/  lintian: /'
 ! grep -Eq '^(E|W): ' "$work/lintian"; verdict "lintian: no error or warning"
