@@ -7,7 +7,8 @@
 #  - run_dir set to a directory that also holds other files: those survive, fastpass's go (F10);
 #  - the hook goes first: gone before the busy check and before any state is removed (F11 a);
 #  - every QEMU path fastpass-wrap-qemu wrapped is unwrapped, not only the default one (F11 b);
-#  - a hugepage record counts as busy only while its domain runs (F11 c);
+#  - a hugepage record counts as busy only while its domain runs (F11 c), and so does a claimed
+#    pool slot, whatever the /proc scan of `pool status` saw;
 #  - an unreadable configuration: the teardown runs with the defaults and says so (F11 d).
 # usage: unshare -m --propagation private package-removal.sh EXTRACTED   (package.sh runs it;
 # EXTRACTED: dpkg-deb -x of the package, with its control files in EXTRACTED/DEBIAN)
@@ -68,13 +69,14 @@ verdict "$q (not the default QEMU path) is the distribution's binary again, no d
 # of a domain stopped without its release.
 fastpass_files; put_hook; mkdir -p "$shared/hugepages"
 for u in $running $stale; do echo '{"node": 0, "page_kib": 2048, "added": 4}' > "$shared/hugepages/$u.json"; done
+: > "$work/pool/slot-1.n0.s64M.g0.claimed.$running"   # its pool slot (named as lib/pool.c names it)
 mkfifo "$work/fifo"; sh -c 'exec 3<>"$1"; read -r _ <&3' qemu "$work/fifo" -uuid "$running" & holder=$!
 for _ in $(seq 1 50); do grep -q -- "$running" /proc/$holder/cmdline 2>/dev/null && break; sleep 0.1; done
 sh "$x/DEBIAN/prerm" remove > "$work/remove2.out" 2>&1; rc=$?
 sed 's/^/     /' "$work/remove2.out"
 [ $rc -ne 0 ] && grep -q "not removed: .*hugepages-of-domain-$running" "$work/remove2.out" &&
-  ! grep -q "not removed: .*$stale" "$work/remove2.out"
-verdict "prerm remove while domain $running runs: refused, naming its hugepages and not those of the stopped one"
+  grep -q "not removed: .*pool-slot-of-domain-$running" "$work/remove2.out" && ! grep -q "not removed: .*$stale" "$work/remove2.out"
+verdict "prerm remove while domain $running runs: refused, naming its hugepages and its slot, not the stopped domain's"
 [ ! -e "$hook" ] && grep -q "removed libvirt's hook" "$work/remove2.out"; verdict "the hook went before the busy check"
 missing=""; for f in devices timeline hugepages/$running.json hugepages/$stale.json canary theirs/canary; do
   [ -e "$shared/$f" ] || missing="$missing $f"
