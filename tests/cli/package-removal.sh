@@ -65,11 +65,22 @@ verdict "the hook went first (log line ${h:-none}), fastpass's state after it (l
 [ ! -L "$q" ] && cmp -s "$q" "$work/orig" && [ ! -e "$q.distrib" ] && ! dpkg-divert --list "$q" | grep -q .
 verdict "$q (not the default QEMU path) is the distribution's binary again, no diversion left"
 
-# B. Hugepage records: one of a domain that runs (libvirt starts its QEMU with -uuid UUID), one
-# of a domain stopped without its release.
+# B. Hugepage records: of a domain whose QEMU runs (libvirt starts it with -uuid UUID), of two
+# domains libvirt's status files name, and of a domain stopped without its release.
 fastpass_files; put_hook; mkdir -p "$shared/hugepages"
 for u in $running $stale; do echo '{"node": 0, "page_kib": 2048, "added": 4}' > "$shared/hugepages/$u.json"; done
 : > "$work/pool/slot-1.n0.s64M.g0.claimed.$running"   # its pool slot (named as lib/pool.c names it)
+# Two more, known by libvirt's status file alone: one by its UUID, one by its name's digest.
+byuuid=3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7 byname=$(printf %s vm-by-name | sha256sum | cut -d' ' -f1)
+mkdir -p /run/libvirt/qemu
+status_file() { # NAME [UUID]: as libvirt writes /run/libvirt/qemu/NAME.xml for a running domain
+  printf "<domstatus state='running' reason='booted' pid='1'>\n  <domain type='kvm' id='1'>\n    <name>%s</name>\n" "$1"
+  [ -z "${2:-}" ] || printf "    <uuid>%s</uuid>\n" "$2"
+  printf "  </domain>\n</domstatus>\n"
+}
+status_file vm-by-uuid "$(echo $byuuid | tr a-f A-F)" > /run/libvirt/qemu/vm-by-uuid.xml
+status_file vm-by-name > /run/libvirt/qemu/vm-by-name.xml
+for k in $byuuid $byname; do echo '{"node": 0, "page_kib": 2048, "added": 4}' > "$shared/hugepages/$k.json"; done
 mkfifo "$work/fifo"; sh -c 'exec 3<>"$1"; read -r _ <&3' qemu "$work/fifo" -uuid "$running" & holder=$!
 for _ in $(seq 1 50); do grep -q -- "$running" /proc/$holder/cmdline 2>/dev/null && break; sleep 0.1; done
 sh "$x/DEBIAN/prerm" remove > "$work/remove2.out" 2>&1; rc=$?
@@ -77,6 +88,8 @@ sed 's/^/     /' "$work/remove2.out"
 [ $rc -ne 0 ] && grep -q "not removed: .*hugepages-of-domain-$running" "$work/remove2.out" &&
   grep -q "not removed: .*pool-slot-of-domain-$running" "$work/remove2.out" && ! grep -q "not removed: .*$stale" "$work/remove2.out"
 verdict "prerm remove while domain $running runs: refused, naming its hugepages and its slot, not the stopped domain's"
+grep -q "not removed: .*hugepages-of-domain-$byuuid" "$work/remove2.out" && grep -q "not removed: .*hugepages-of-domain-$byname" "$work/remove2.out"
+verdict "refused as well for the domains libvirt's status files name (by UUID, by the name's digest)"
 [ ! -e "$hook" ] && grep -q "removed libvirt's hook" "$work/remove2.out"; verdict "the hook went before the busy check"
 missing=""; for f in devices timeline hugepages/$running.json hugepages/$stale.json canary theirs/canary; do
   [ -e "$shared/$f" ] || missing="$missing $f"
@@ -84,7 +97,7 @@ done
 [ -z "$missing" ]; verdict "refused: run_dir as it was${missing:+ (missing:$missing)}"
 sh "$x/DEBIAN/postinst" abort-remove > "$work/abort.out" 2>&1; rc=$?
 [ $rc -eq 0 ] && cmp -s "$hook" /usr/libexec/fastpass/fastpass-hook && [ -x "$hook" ]; verdict "postinst abort-remove: the hook is back"
-kill $holder; wait $holder 2>/dev/null; holder=
+kill $holder; wait $holder 2>/dev/null; holder=; rm -f /run/libvirt/qemu/*.xml
 sh "$x/DEBIAN/prerm" remove > "$work/remove3.out" 2>&1; rc=$?
 sed 's/^/     /' "$work/remove3.out"
 [ $rc -eq 0 ]; verdict "prerm remove once the domain stopped: exit 0 (a stopped domain's record is stale, not busy)"
