@@ -2,6 +2,8 @@
 # The Debian package, built from the tree with the standard tools (dpkg-buildpackage -us -uc -b)
 # in a copy of it: what it installs where, its conffile, maintainer scripts that never start or
 # restart a daemon, and lintian with nothing above "info" except the overrides it explains.
+# Then its removal scripts, run as dpkg runs them in a private mount namespace
+# (package-removal.sh): only what fastpass made goes, the hook first, every wrapped QEMU path.
 # usage: package.sh SOURCE_DIR
 set -u
 src=$1
