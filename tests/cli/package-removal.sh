@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Removal of the built package, by its own maintainer scripts run as dpkg runs them (`prerm
 # remove`, and `postinst abort-remove` when prerm refuses), inside a private mount namespace
-# where libvirt's configuration directory, /run and /dev/hugepages are empty tmpfs and
+# where libvirt's configuration directory, /run and /dev/hugepages (if any) are empty tmpfs and
 # /usr/libexec holds the package's files: the host's own hook directory and run directory are
 # never touched. The QEMU diversions are dpkg's own, made on a stand-in QEMU path.
 #  - run_dir set to a directory that also holds other files: those survive, fastpass's go (F10);
@@ -10,9 +10,17 @@
 #  - a hugepage record counts as busy only while its domain runs (F11 c), and so does a claimed
 #    pool slot, whatever the /proc scan of `pool status` saw;
 #  - an unreadable configuration: the teardown runs with the defaults and says so (F11 d).
-# usage: unshare -m --propagation private package-removal.sh EXTRACTED   (package.sh runs it;
-# EXTRACTED: dpkg-deb -x of the package, with its control files in EXTRACTED/DEBIAN)
+# usage: package-removal.sh EXTRACTED   (package.sh runs it; EXTRACTED: dpkg-deb -x of the
+# package, with its control files in EXTRACTED/DEBIAN)
 set -u
+# The script runs itself again in a mount namespace of its own, and checks that it is in one.
+if [ "${1:-}" != --outer-ns ]; then
+  exec unshare -m --propagation private bash "$0" --outer-ns "$(readlink /proc/self/ns/mnt)" "$@"
+fi
+outer=$2; shift 2
+if [ -z "$outer" ] || [ "$(readlink /proc/self/ns/mnt)" = "$outer" ]; then
+  echo "FAIL not in a mount namespace of its own: nothing done"; exit 1
+fi
 x=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
@@ -24,11 +32,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p /dev/hugepages
-mount -t tmpfs tmpfs /etc/libvirt && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /dev/hugepages &&
+# (no /dev/hugepages: the default pool directory does not exist, and none is made on the host)
+mount -t tmpfs tmpfs /etc/libvirt && mount -t tmpfs tmpfs /run &&
+  { [ ! -d /dev/hugepages ] || mount -t tmpfs tmpfs /dev/hugepages; } &&
   { mount -t overlay overlay -o "lowerdir=$x/usr/libexec:/usr/libexec" /usr/libexec 2>/dev/null ||
     mount --bind "$x/usr/libexec" /usr/libexec; }
 verdict "namespace: /etc/libvirt, /run, /dev/hugepages empty; /usr/libexec/fastpass the package's"
+[ $fails -eq 0 ] || { echo "     the namespace could not be set up: nothing done"; finish; exit 1; }
 export PATH=$x/usr/bin:$x/usr/sbin:$PATH FASTPASS_QEMU_WRAPPER=$x/usr/bin/fastpass-qemu
 export FASTPASS_CONFIG=$work/fastpass.json
 hook=/etc/libvirt/hooks/qemu.d/fastpass
