@@ -2,6 +2,8 @@
 # The Debian package, built from the tree with the standard tools (dpkg-buildpackage -us -uc -b)
 # in a copy of it: what it installs where, its conffile, maintainer scripts that never start or
 # restart a daemon, and lintian with nothing above "info" except the overrides it explains.
+# Then its removal scripts, run as dpkg runs them in a private mount namespace
+# (package-removal.sh): only what fastpass made goes, the hook first, every wrapped QEMU path.
 # usage: package.sh SOURCE_DIR
 set -u
 src=$1
@@ -44,6 +46,14 @@ grep -q 'install -m 0755 "$binary" "$hook.dpkg-new"' "$work/x/DEBIAN/postinst" &
 verdict "postinst copies the hook into libvirt's hook directory, prerm and postrm remove it"
 # dh_installsystemd keeps an operator's own enabling across upgrades; the package enables nothing.
 ! echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q . || echo "$scripts" | grep -B3 'deb-systemd-helper enable' | grep -q 'was-enabled'; verdict "the pool's unit is enabled only where the operator had enabled it"
+
+# Removal by the package's own maintainer scripts, in a private mount namespace (package-removal.sh).
+if [ "$(id -u)" -ne 0 ] || ! command -v dpkg-divert >/dev/null || [ ! -d /etc/libvirt ] ||
+   ! unshare -m --propagation private true 2>/dev/null; then
+  echo "  SKIP (part): the removal checks need root, dpkg-divert, /etc/libvirt and a mount namespace (unshare -m)"
+else
+  bash "$(dirname "$0")/package-removal.sh" "$work/x"; verdict "removal: prerm and postinst abort-remove (above)"
+fi
 
 lintian --tag-display-limit 0 "$work"/fastpass_*.changes > "$work/lintian" 2>&1
 grep -v 'running with root privileges' "$work/lintian" | sed 's/^/  lintian: /'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fastpass-wrap-qemu on a stand-in QEMU path (never the host's own QEMU): enable diverts the
 # binary and puts the wrapper in its place, the wrapper then runs the diverted binary, status
-# says so, disable puts every byte back; refusals for what it must not touch.
+# says so, list names it, disable puts every byte back; refusals for what it must not touch.
 # usage: wrap-qemu.sh WRAP-SCRIPT WRAPPER
 set -u
 script=$1; wrapper=$(realpath "$2")
@@ -20,6 +20,7 @@ out=$(wrap status "$q"); rc=$?
 out=$(wrap enable "$q" 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$(readlink "$q")" = "$wrapper" ] && cmp -s "$q.distrib" "$work/orig"; verdict "enable: QEMU diverted to .distrib, the wrapper in its place"
 dpkg-divert --list "$q" | grep -q "by fastpass"; verdict "enable: the diversion is dpkg's, owned by fastpass"
+wrap list | grep -qxF "$q"; verdict "list: names $q (the package's removal disables every path listed)"
 out=$(FASTPASS_CONFIG=$work/cfg.json "$q" -version 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$out" = "real qemu: -version" ]; verdict "the wrapper runs the diverted QEMU (got: $out)"
 out=$(wrap status "$q"); rc=$?
@@ -28,6 +29,9 @@ out=$(wrap enable "$q"); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q "already"; verdict "enable twice: says so, changes nothing"
 out=$(wrap disable "$q"); rc=$?
 [ $rc -eq 0 ] && [ ! -L "$q" ] && cmp -s "$q" "$work/orig" && [ ! -e "$q.distrib" ] && ! dpkg-divert --list "$q" | grep -q .; verdict "disable: the original binary back, no diversion left"
+! wrap list | grep -qxF "$q"; verdict "list: no longer names $q"
+out=$(wrap list extra 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "^usage:"; verdict "list with an argument: usage, exit 2"
 
 # Refusals: one line, nothing changed.
 ln -s /bin/true "$work/bin/other"
