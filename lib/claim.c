@@ -241,8 +241,14 @@ fp_claim_forget(FpClaim *claim, GError **error)
 void
 fp_claim_unlock(FpClaim *claim)
 {
+    struct stat st;
+
     if (!claim)
         return;
+    /* No state: a lock of a free device, removed before it is closed (a waiter that opened it
+     * finds it unlinked after its flock and opens a new one). */
+    if (fstatat(claim->dfd, claim->state_name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+        unlinkat(claim->dfd, claim->lock_name, 0);
     close(claim->fd);
     close(claim->dfd);
     g_free(claim->dir);

@@ -56,7 +56,7 @@ parse_status(const char *path, GError **error)
 
     if (!(buf = fp_xml_read_file(path, &len, &local)) || !(doc = fp_xml_parse(buf, len, &local))) {
         g_propagate_prefixed_error(error, g_steal_pointer(&local),
-                                   "cannot read libvirt's status of a running domain: ");
+                                   "cannot read libvirt's status of a running domain (%s): ", path);
         return NULL;
     }
     root = xmlDocGetRootElement(doc);

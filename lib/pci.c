@@ -157,7 +157,9 @@ unbind(FpPciDevice *dev, guint timeout_ms, GError **error)
 {
     g_autofree char *rel = NULL;
 
-    if (!dev->driver)
+    /* Read again: the write before waited for the device lock, and whatever held it (a probe a
+     * killed run left behind) may have bound the device since. */
+    if (!fp_pci_device_refresh_driver(dev))
         return TRUE;
     /* echo $BDF > /sys/bus/pci/drivers/$DRIVER/unbind */
     rel = g_strdup_printf("bus/pci/drivers/%s/unbind", dev->driver);

@@ -3,10 +3,12 @@
 
 #include "error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +46,54 @@ fp_sysfs_link_name(const char *path)
     return target ? g_path_get_basename(target) : NULL;
 }
 
+/* Closes every descriptor from 3 up, in the child between fork() and _exit(): async-signal-safe
+ * calls only. close_range() first; where it fails (ENOSYS before Linux 5.9, or a seccomp filter
+ * around libvirtd) the descriptors listed in /proc/self/fd (getdents64, no allocation), and
+ * where even that fails every number up to the descriptor limit. */
+static void
+close_from_3(void)
+{
+    char buf[4096];
+    struct rlimit rl;
+    long n, max;
+    int dfd;
+
+    if (close_range(3, ~0U, 0) == 0)
+        return;
+    /* Our own descriptor table, not a path under a configurable root. */
+    dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        /* Closing while listing can skip entries: list again until a pass closes nothing. */
+        for (gboolean closed = TRUE; closed;) {
+            closed = FALSE;
+            lseek(dfd, 0, SEEK_SET);
+            while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+                for (long off = 0; off < n;) {
+                    struct dirent64 *e = (struct dirent64 *)(void *)(buf + off);
+                    long fd = 0;
+
+                    off += e->d_reclen;
+                    for (const char *p = e->d_name; *p >= '0' && *p <= '9'; p++)
+                        fd = fd * 10 + (*p - '0');
+                    if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd >= 3 && fd != dfd) {
+                        close((int)fd);
+                        closed = TRUE;
+                    }
+                }
+            }
+            if (n < 0)
+                break;
+        }
+        close(dfd);
+        if (n == 0)
+            return;
+    }
+    max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur
+                                                                             : 65536;
+    for (long fd = 3; fd < MIN(max, 1L << 20); fd++)
+        close((int)fd);
+}
+
 /* Runs in the child between fork() and _exit(): async-signal-safe calls only. */
 static G_GNUC_NORETURN void
 child_write(const char *path, const char *value, size_t len)
@@ -52,13 +102,14 @@ child_write(const char *path, const char *value, size_t len)
     int fd;
     ssize_t n;
 
-    /* Hold none of the parent's descriptors: libvirt waits for EOF on the pipes it gave us. */
+    /* Hold none of the parent's descriptors: libvirt waits for EOF on the pipes it gave us, and
+     * a claim's lock must not outlive a killed parent in a writer stuck in the kernel. */
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
         dup2(null, 2);
     }
-    syscall(SYS_close_range, 3, ~0U, 0);
+    close_from_3();
     fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         _exit(errno & 0xff);
@@ -79,7 +130,8 @@ fp_sysfs_write(const char *path, const char *value, guint timeout_ms, GError **e
 
     pid = fork();
     if (pid < 0) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot fork to write %s: %s", path, g_strerror(errno));
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot fork to write %s: %s", path,
+                    g_strerror(errno));
         return FALSE;
     }
     if (pid == 0)
@@ -99,8 +151,8 @@ fp_sysfs_write(const char *path, const char *value, guint timeout_ms, GError **e
             /* Killed but not reaped: a writer stuck in the kernel cannot be; init reaps it. */
             kill(pid, SIGKILL);
             waitpid(pid, &status, WNOHANG);
-            g_set_error(error, FP_ERROR, FP_ERROR_TIMEOUT, "writing %s did not finish within %u ms", path,
-                        timeout_ms);
+            g_set_error(error, FP_ERROR, FP_ERROR_TIMEOUT, "writing %s did not finish within %u ms",
+                        path, timeout_ms);
             return FALSE;
         }
         g_usleep(sleep_us);
