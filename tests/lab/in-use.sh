@@ -107,9 +107,10 @@ check "virsh attach-device $x1 (managed='yes') to lab-a: exit 0" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || sed 's/^/     /' "$work/attach.out"
 pidA=$(cat /run/libvirt/qemu/lab-a.pid 2>/dev/null)
 holds() { # PID BDF: PID has BDF's VFIO group open
-  local f
+  local f node
+  node=$(stat -c %t:%T "/dev/vfio/$(group "$2")" 2>/dev/null) || return 1
   for f in /proc/$1/fd/*; do
-    [ "$(stat -L -c %t:%T "$f" 2>/dev/null)" = "$(stat -c %t:%T /dev/vfio/$(group $2) 2>/dev/null)" ] && return 0
+    [ "$(stat -L -c %t:%T "$f" 2>/dev/null)" = "$node" ] && return 0
   done
   return 1
 }
