@@ -170,6 +170,21 @@ n=$(resets "$x2")
 [ $rc -eq 0 ] && [ "$n" -ge 1 ]
 verdict "once nobody holds it: fastpass prepare $x2 goes ahead, and the kprobes see its reset (exit $rc, $n)"
 
+
+# --- the mounted disk through the hook: refused at prepare begin --------------------------------
+if [ -n "$disk" ] && mountpoint -q /mnt/lab-disk; then
+  lab_domain lab-d "" /usr/bin/qemu-system-x86_64 "$disk" > "$work/lab-d.xml"
+  : > "$log"
+  virsh create "$work/lab-d.xml" > "$work/lab-d.out" 2>&1; rc=$?
+  echo "     virsh said: $(tr '\n' ' ' < "$work/lab-d.out" | cut -c1-400)"
+  check "lab-d naming the mounted disk $disk: start refused" [ $rc -ne 0 ]
+  grep -q "$disk holds the host's mounted filesystem /mnt/lab-disk" "$work/lab-d.out"
+  verdict "lab-d: the error names $disk and /mnt/lab-disk"
+  [ "$(drv "$disk")" = virtio-pci ] && mountpoint -q /mnt/lab-disk && [ "$(cat /mnt/lab-disk/f 2>/dev/null)" = kept ] &&
+    ! claimed "$work/run" "$disk"
+  verdict "lab-d: nothing changed (still on virtio-pci, mounted, its file readable, no claim)"
+fi
+
 virsh destroy lab-a > /dev/null 2>&1
 echo 0 > $T/events/fp/enable
 echo > $T/kprobe_events
