@@ -220,9 +220,25 @@ fp_claim_save(FpClaim *claim, const FpClaimState *state, GError **error)
     return ok;
 }
 
+/* Unfinished writes of the state (.BDF.json.XXXXXXXX, fp_safedir_write's temporary name) of a
+ * run that died mid-save. Only under the lock: then nobody is writing one. */
+static void
+remove_unfinished(FpClaim *claim)
+{
+    g_autofree char *prefix = g_strdup_printf(".%s.", claim->state_name);
+    g_autoptr(GDir) d = g_dir_open(claim->dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        if (g_str_has_prefix(name, prefix))
+            unlinkat(claim->dfd, name, 0);
+    }
+}
+
 gboolean
 fp_claim_forget(FpClaim *claim, GError **error)
 {
+    remove_unfinished(claim);
     if (unlinkat(claim->dfd, claim->state_name, 0) < 0 && errno != ENOENT) {
         g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot remove %s/%s: %s", claim->dir,
                     claim->state_name, g_strerror(errno));
@@ -247,8 +263,10 @@ fp_claim_unlock(FpClaim *claim)
         return;
     /* No state: a lock of a free device, removed before it is closed (a waiter that opened it
      * finds it unlinked after its flock and opens a new one). */
-    if (fstatat(claim->dfd, claim->state_name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+    if (fstatat(claim->dfd, claim->state_name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+        remove_unfinished(claim);
         unlinkat(claim->dfd, claim->lock_name, 0);
+    }
     close(claim->fd);
     close(claim->dfd);
     g_free(claim->dir);
@@ -258,7 +276,7 @@ fp_claim_unlock(FpClaim *claim)
 }
 
 GPtrArray *
-fp_claim_list(const char *run_dir, GError **error)
+fp_claim_list(const char *run_dir, gboolean leftovers, GError **error)
 {
     g_autofree char *dir = g_build_filename(run_dir, "devices", NULL);
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
@@ -277,10 +295,14 @@ fp_claim_list(const char *run_dir, GError **error)
         g_autofree char *bdf = NULL;
         FpPciAddr addr;
 
-        if (!g_str_has_suffix(name, ".json"))
-            continue;
-        bdf = g_strndup(name, strlen(name) - 5);
-        if (fp_pci_addr_parse(bdf, &addr, NULL))
+        if (g_str_has_suffix(name, ".json"))
+            bdf = g_strndup(name, strlen(name) - 5);
+        else if (leftovers && g_str_has_suffix(name, ".lock"))
+            bdf = g_strndup(name, strlen(name) - 5);
+        else if (leftovers && name[0] == '.' && strstr(name, ".json."))
+            bdf = g_strndup(name + 1, strstr(name, ".json.") - name - 1);
+        if (bdf && fp_pci_addr_parse(bdf, &addr, NULL) &&
+            !g_ptr_array_find_with_equal_func(list, bdf, g_str_equal, NULL))
             g_ptr_array_add(list, g_steal_pointer(&bdf));
     }
     g_ptr_array_sort(list, cmp_str);

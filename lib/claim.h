@@ -40,9 +40,11 @@ FpClaim *fp_claim_lock(const char *run_dir, const char *bdf, guint timeout_ms, F
 gboolean fp_claim_save(FpClaim *claim, const FpClaimState *state, GError **error);
 /* Removes the state and the lock file (the lock stays held until fp_claim_unlock). */
 gboolean fp_claim_forget(FpClaim *claim, GError **error);
-/* The addresses that have a state file under RUN_DIR (unlocked: lock each to read it). A missing
- * devices directory is an empty list. */
-GPtrArray *fp_claim_list(const char *run_dir, GError **error);
+/* The addresses that have a state file under RUN_DIR (unlocked: lock each to read it), and with
+ * LEFTOVERS also those with only a lock file or an unfinished state write (a run killed before
+ * it saved anything): locking and unlocking one of those removes them. A missing devices
+ * directory is an empty list. */
+GPtrArray *fp_claim_list(const char *run_dir, gboolean leftovers, GError **error);
 void fp_claim_unlock(FpClaim *claim);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpClaim, fp_claim_unlock)
 

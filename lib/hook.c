@@ -57,34 +57,25 @@ prep_options(FpHookCtx *ctx, const char *owner, FpReleaseMode mode)
 static void
 log_report(FpHookCtx *ctx, const FpPrepReport *report)
 {
-    json_object *j = fp_prep_report_json(report);
-    json_object *devs = json_object_object_get(j, "devices");
+    for (guint i = 0; i < report->devices->len; i++) {
+        const FpPrepDevice *d = g_ptr_array_index(report->devices, i);
+        const GArray *steps = fp_prep_device_steps(d);
+        const GError *err = fp_prep_device_error(d);
+        g_autoptr(GString) line = g_string_new(NULL);
 
-    for (size_t i = 0; i < json_object_array_length(devs); i++) {
-        json_object *d = json_object_array_get_idx(devs, i);
-        json_object *steps = json_object_object_get(d, "steps");
-        GString *line = g_string_new(NULL);
-
-        g_string_append_printf(line, "%s %s: %s", report->action,
-                               json_object_get_string(json_object_object_get(d, "bdf")),
-                               json_object_get_string(json_object_object_get(d, "status")));
-        for (size_t s = 0; s < json_object_array_length(steps); s++) {
-            json_object *st = json_object_array_get_idx(steps, s);
-            double start = json_object_get_double(json_object_object_get(st, "start_ms"));
-            double ms = json_object_get_double(json_object_object_get(st, "ms"));
+        g_string_append_printf(line, "%s %s: %s", report->action, fp_prep_device_bdf(d),
+                               fp_prep_status_name(fp_prep_device_status(d)));
+        for (guint s = 0; steps && s < steps->len; s++) {
+            const FpPrepStep *st = &g_array_index(steps, FpPrepStep, s);
 
             /* Start and end from the hook's start, so overlapping resets show as overlapping. */
-            g_string_append_printf(line, ", %s +%.0f..+%.0f ms",
-                                   json_object_get_string(json_object_object_get(st, "step")),
-                                   start, start + ms);
+            g_string_append_printf(line, ", %s +%.0f..+%.0f ms", st->name, st->start_us / 1000.0,
+                                   st->end_us / 1000.0);
         }
-        if (json_object_get_string(json_object_object_get(d, "error")))
-            g_string_append_printf(line, " (%s)",
-                                   json_object_get_string(json_object_object_get(d, "error")));
+        if (err)
+            g_string_append_printf(line, " (%s)", err->message);
         say(ctx, report->ok ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING, "%s", line->str);
-        g_string_free(line, TRUE);
     }
-    json_object_put(j);
 }
 
 /* Devices the hook looks after: the PCI hostdevs (MANAGED selects libvirt-managed or not) and,

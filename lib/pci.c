@@ -193,12 +193,15 @@ fp_pci_bind_vfio(FpPciDevice *dev, guint timeout_ms, GError **error)
 gboolean
 fp_pci_bind_driver(FpPciDevice *dev, const char *driver, guint timeout_ms, GError **error)
 {
-    fp_pci_device_refresh_driver(dev);
-    if (driver && g_strcmp0(dev->driver, driver) == 0)
-        return TRUE;
-    /* echo > /sys/bus/pci/devices/$BDF/driver_override */
+    /* Cleared even when the device is on DRIVER already: a run killed after its override write
+     * leaves it set, and the unbind it had started may still be under way. (Reading it would
+     * take the device lock in this process, unbounded.)
+     * echo > /sys/bus/pci/devices/$BDF/driver_override */
     if (!write_attr(dev, "driver_override", "\n", timeout_ms, error))
         return FALSE;
+    /* After the device lock that write waited for: where it is now. */
+    if (driver && g_strcmp0(fp_pci_device_refresh_driver(dev), driver) == 0)
+        return TRUE;
     if (!unbind(dev, timeout_ms, error))
         return FALSE;
     if (!driver)

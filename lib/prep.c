@@ -381,9 +381,21 @@ admit(Run *run, FpPrepReport *report, const FpPciAddr *addrs, guint n, AdmitFor 
             ok = FALSE;
             continue;
         }
+        if (what == ADMIT_RECOVER && !d->state_exists) {
+            /* Only a lock file or an unfinished write: removed when it is unlocked. */
+            d->status = FP_DEV_LEFT;
+            note_step(run, d, "left", "no claim: leftover lock or unfinished write removed");
+            continue;
+        }
         if (what != ADMIT_PREPARE && !d->state_exists) {
             refuse(d, "%s was not prepared by fastpass (nothing to release)", d->bdf);
             ok = FALSE;
+            continue;
+        }
+        if (what == ADMIT_RELEASE && opts->owner && !d->state.owner) {
+            /* Free (warm): this domain never got it, e.g. its start was refused. */
+            d->status = FP_DEV_LEFT;
+            note_step(run, d, "left", "free: not held by this domain");
             continue;
         }
         if (what == ADMIT_RELEASE && opts->owner && d->state.owner &&
@@ -540,7 +552,8 @@ save_intent(Run *run, FpPrepDevice *d, GError **error)
     const FpPrepOptions *opts = run->opts;
 
     copy_state(&d->old, &d->state);
-    d->old_exists = d->state_exists && d->state.phase != FP_CLAIM_PREPARING;
+    /* An abandoned "preparing" claim is kept too: it may be all that knows the driver. */
+    d->old_exists = d->state_exists;
     /* Where it came from, unless an earlier run already knew it: a device on vfio-pci without
      * a claim (nobody holds it: checked) goes back to vfio-pci. */
     if (!d->state_exists) {
@@ -734,7 +747,7 @@ recover(const FpPrepOptions *opts, gboolean only_preparing, const FpPciAddr *exc
     Run run = {0};
     FpPrepReport *report = new_report("recover", &run, opts);
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) claims = fp_claim_list(opts->run_dir, &error);
+    g_autoptr(GPtrArray) claims = fp_claim_list(opts->run_dir, TRUE, &error);
     g_autoptr(GPtrArray) running = NULL;
     g_autoptr(GArray) addrs = g_array_new(FALSE, FALSE, sizeof(FpPciAddr));
     FpPrepOptions o = *opts;
@@ -800,7 +813,7 @@ recover(const FpPrepOptions *opts, gboolean only_preparing, const FpPciAddr *exc
 GPtrArray *
 fp_prep_claimed_by(const char *run_dir, const char *uuid, GError **error)
 {
-    g_autoptr(GPtrArray) claims = fp_claim_list(run_dir, error);
+    g_autoptr(GPtrArray) claims = fp_claim_list(run_dir, FALSE, error);
     g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func(g_free);
 
     if (!claims)
@@ -816,6 +829,30 @@ fp_prep_claimed_by(const char *run_dir, const char *uuid, GError **error)
         fp_claim_state_clear(&st);
     }
     return g_steal_pointer(&mine);
+}
+
+const char *
+fp_prep_device_bdf(const FpPrepDevice *d)
+{
+    return d->bdf;
+}
+
+FpDevStatus
+fp_prep_device_status(const FpPrepDevice *d)
+{
+    return d->status;
+}
+
+const GError *
+fp_prep_device_error(const FpPrepDevice *d)
+{
+    return d->error;
+}
+
+const GArray *
+fp_prep_device_steps(const FpPrepDevice *d)
+{
+    return d->steps;
 }
 
 const char *

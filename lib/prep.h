@@ -66,6 +66,14 @@ GPtrArray *fp_prep_claimed_by(const char *run_dir, const char *uuid, GError **er
 void fp_prep_report_free(FpPrepReport *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPrepReport, fp_prep_report_free)
 
+/* One device of a report (report->devices holds them, in the order given). */
+const char *fp_prep_device_bdf(const FpPrepDevice *d);
+FpDevStatus fp_prep_device_status(const FpPrepDevice *d);
+/* Its first error (domain and code kept), or NULL. */
+const GError *fp_prep_device_error(const FpPrepDevice *d);
+/* FpPrepStep, in the order done; times from the start of the run. */
+const GArray *fp_prep_device_steps(const FpPrepDevice *d);
+
 /* The first failure as one line ("0000:41:00.0: IOMMU group 7 is not viable: ..."), or NULL. */
 const char *fp_prep_report_error(const FpPrepReport *report);
 json_object *fp_prep_report_json(const FpPrepReport *report);

@@ -163,7 +163,9 @@ fp_sysfs_write(const char *path, const char *value, guint timeout_ms, GError **e
         return FALSE;
     }
     if (WEXITSTATUS(status) != 0) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "echo %s > %s: %s", value, path,
+        g_autofree char *shown = g_strchomp(g_strdup(value));
+
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "echo %s > %s: %s", shown, path,
                     g_strerror(WEXITSTATUS(status)));
         return FALSE;
     }

@@ -35,6 +35,8 @@ truncate -s 100M "$work/huge.xml"
 dom_with_bus '../' > "$work/dotdot-address.xml"
 dom_with_bus '0x41/../../x' > "$work/slash-address.xml"
 dom_with_bus '0x100' > "$work/bus-too-big.xml"
+dom_with_bus '256' > "$work/bus-decimal-too-big.xml"
+dom_with_bus '0x1g' > "$work/bus-bad-hex.xml"
 printf "<domain type='kvm'><name>x</name><devices><hostdev mode='subsystem' type='pci'><source/></hostdev></devices></domain>\n" > "$work/no-address.xml"
 : > "$work/empty.xml"
 mkdir "$work/a-directory.xml"
@@ -48,6 +50,8 @@ cases=(
   "dotdot-address.xml|PCI address bus '../'"
   "slash-address.xml|PCI address bus '0x41/../../x'"
   "bus-too-big.xml|PCI address bus '0x100'"
+  "bus-decimal-too-big.xml|PCI address bus '256'"
+  "bus-bad-hex.xml|PCI address bus '0x1g'"
   "no-address.xml|has no <source><address>"
   "empty.xml|input is empty"
   "a-directory.xml|is a directory"
@@ -80,6 +84,22 @@ done
 
 # The XXE never read the file it names.
 "$fp" tune "$work/xxe.xml" 2>&1 | grep -q 'root:' && fail "xxe: /etc/passwd content leaked" || ok "xxe: /etc/passwd content not leaked"
+
+# Device commands: refused before anything is read from sysfs or written anywhere.
+printf '{"host_devices_allowed": ["0000:00:17.0", "00:17.0"]}\n' > "$work/bad-allowed.json"
+dev_cases=(
+  "prepare --uuid not-a-uuid --run-dir $work/run 0000:41:00.0|--uuid 'not-a-uuid' is not a UUID"
+  "prepare --domain $work/bus-decimal-too-big.xml --run-dir $work/run|PCI address bus '256'"
+  "recover --run-dir $work/run extra|unexpected argument 'extra'"
+  "recover --config $work/bad-allowed.json --run-dir $work/run|\"host_devices_allowed\" item 2 is not a PCI address"
+)
+for c in "${dev_cases[@]}"; do
+  args=${c%%|*}; want=${c#*|}
+  # shellcheck disable=SC2086
+  timeout 20 "$fp" $args >"$work/stdout" 2>"$work/stderr"; rc=$?
+  lines=$(wc -l < "$work/stderr")
+  [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$work/stderr" && [ ! -e "$work/run" ]; verdict "fastpass ${args%% *} ($want): exit 2 (got $rc), one line ($lines), nothing created"
+done
 
 # A failing run leaves an existing OUT exactly as it was.
 echo "previous content" > "$work/existing.xml"

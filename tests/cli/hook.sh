@@ -2,26 +2,32 @@
 # The hook's rules, without libvirtd: it never talks to libvirt, every other operation is free,
 # a hung device cannot hold it (or libvirt's pipes) past its deadline, a bad config is named
 # and survived, optional speed-ups that fail let the VM start, restore/migrate XML is never empty.
-# usage: hook.sh HOOK FAKESYS SOURCE_DIR
+# usage: hook.sh HOOK FAKESYS SOURCE_DIR [FASTPASS_CLI]
 set -u
 hook=$(realpath "$1"); fakesys=$(realpath "$2"); src=$3
+fp=${4:-$(dirname "$hook")/../launcher/fastpass}
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then echo "SKIP: needs root and /dev/fuse"; exit 77; fi
 work=$(mktemp -d); sys=$work/sys
-cleanup() { fusermount3 -u -z "$sys" 2>/dev/null; rm -rf "$work"; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; fusermount3 -u -z "$sys" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 mkdir -p "$sys"
 "$fakesys" --topology "$src/tests/fakesys/topology-faults.json" "$sys" || exit 1
 drv() { basename "$(readlink "$sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null || echo none; }
 
+mkdir -p "$work/dev/vfio" "$work/status"
 config() { # JSON-FRAGMENT
-  printf '{"sysfs_root": "%s", "run_dir": "%s/run", "log_file": "%s/hook.log"%s}\n' "$sys" "$work" "$work" "${1:+, $1}" > "$work/cfg.json"
+  printf '{"sysfs_root": "%s", "run_dir": "%s/run", "log_file": "%s/hook.log", "dev_root": "%s/dev", "libvirt_status_dir": "%s/status"%s}\n' "$sys" "$work" "$work" "$work" "$work" "${1:+, $1}" > "$work/cfg.json"
 }
-domain() { # NAME DEVICE... (declared in the fastpass metadata)
+domain() { # NAME DEVICE... (declared in the fastpass metadata); $uuid when set
   local d=""; for a in "${@:2}"; do d+="<fastpass:device address='$a'/>"; done
-  printf "<domain type='qemu'><name>%s</name><metadata><fastpass:prepare xmlns:fastpass='https://fastpass.dev/xmlns/prepare/1'>%s</fastpass:prepare></metadata><memory unit='MiB'>256</memory><os><type>hvm</type></os></domain>\n" "$1" "$d"
+  printf "<domain type='qemu'><name>%s</name>${uuid:+<uuid>$uuid</uuid>}<metadata><fastpass:prepare xmlns:fastpass='https://fastpass.dev/xmlns/prepare/1'>%s</fastpass:prepare></metadata><memory unit='MiB'>256</memory><os><type>hvm</type></os></domain>\n" "$1" "$d"
 }
 run_hook() { FASTPASS_CONFIG=$work/cfg.json "$hook" "$@"; }
+resets() { cat "$sys/bus/pci/devices/$1/fakesys_reset_count"; }
+claimed() { ls "$work/run/devices" 2>/dev/null | grep -F "$1"; }
+uuid=
 
 config
 # Never calls back into libvirt: the binary does not even link it, and it opens no socket.
@@ -49,7 +55,8 @@ nothing=("started begin" "stopped end" "release begin")
 [ -e /sys/kernel/security/apparmor ] || nothing+=("start begin")
 for op in "${nothing[@]}"; do
   loaded=$(libs_loaded vm1 $op -)
-  ! echo "$loaded" | grep -Eq "$heavy" && echo "$loaded" | grep -q libc.so; verdict "operation '$op' loads no library but libc ($(echo "$loaded" | grep -c init) loaded)"
+  n=$(echo "$loaded" | grep -c init)
+  ! echo "$loaded" | grep -Eq "$heavy" && echo "$loaded" | grep -q libc.so; verdict "operation '$op' loads no library but libc ($n loaded)"
 done
 loaded=$(libs_loaded vm1 prepare begin -)
 echo "$loaded" | grep -q libxml2 && echo "$loaded" | grep -q fastpass-hook-run.so; verdict "prepare begin loads the module and libxml2"
@@ -84,6 +91,52 @@ run_hook vm2 prepare begin - < "$work/vm2.xml" > "$work/out" 2> "$work/err"; rc=
 check "device held by another domain: exit 1" [ $rc -eq 1 ]
 [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "0000:01:00.0 is in use by domain vm1" "$work/err"; verdict "device held by another domain: one stderr line naming the holder"
 run_hook vm1 release end - < "$work/vm1.xml" > /dev/null 2>&1
+
+# A device another VM holds (its VFIO group open, no fastpass claim): the start is refused with
+# one line naming the holder, the device is not reset, and the release end libvirt runs after the
+# refused start touches nothing either.
+config
+echo vfio-pci > "$sys/bus/pci/devices/0000:01:00.0/driver_override"
+[ "$(drv 0000:01:00.0)" = vfio-pci ] || { echo 0000:01:00.0 > "$sys/bus/pci/drivers/$(drv 0000:01:00.0)/unbind"; echo 0000:01:00.0 > "$sys/bus/pci/drivers_probe"; }
+: > "$work/dev/vfio/20"; sleep 600 < "$work/dev/vfio/20" & holder=$!; pids+=($holder)
+before=$(resets 0000:01:00.0)
+domain vm8 0000:01:00.0 > "$work/vm8.xml"
+run_hook vm8 prepare begin - < "$work/vm8.xml" > "$work/out" 2> "$work/err"; rc=$?
+msg=$(cat "$work/err")
+[ $rc -eq 1 ] && [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "0000:01:00.0 is in use by pid $holder (sleep)" "$work/err"; verdict "device held by a VM without a claim: start refused, one line naming pid ($msg)"
+run_hook vm8 release end - < "$work/vm8.xml" > /dev/null 2>&1
+msg="resets $before -> $(resets 0000:01:00.0), $(drv 0000:01:00.0)"
+[ "$(resets 0000:01:00.0)" -eq "$before" ] && [ "$(drv 0000:01:00.0)" = vfio-pci ] && ! grep -q vm8 "$work/run/devices/0000:01:00.0.json" 2>/dev/null; verdict "device held by a VM: not reset at prepare begin nor at the release end after it, no claim for vm8 ($msg)"
+kill $holder; wait $holder 2>/dev/null; rm -f "$work/dev/vfio/20"
+echo > "$sys/bus/pci/devices/0000:01:00.0/driver_override"
+
+# Hot-unplug: a device claimed at start and gone from the live XML at stop is released too (by
+# the domain's UUID), back to its host driver; the claims name the UUID.
+uuid=7a1c0c9e-1111-4222-8333-444444444444
+domain vm9 0000:01:00.0 0000:06:00.0 > "$work/vm9.xml"
+run_hook vm9 prepare begin - < "$work/vm9.xml" > /dev/null 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "$uuid" "$work/run/devices/0000:06:00.0.json"; verdict "hot-unplug: both prepared, claims carry the UUID"
+domain vm9 0000:01:00.0 > "$work/vm9-live.xml"
+run_hook vm9 release end - < "$work/vm9-live.xml" > /dev/null 2>&1
+[ "$(drv 0000:06:00.0)" = nvidia ] && [ -z "$(claimed 0000:06:00.0)" ]; verdict "hot-unplug: the unplugged device's claim released at release end (back on nvidia, no claim)"
+check "hot-unplug: the device still in the XML released as usual (warm, free)" grep -q '"owner": null' "$work/run/devices/0000:01:00.0.json"
+uuid=
+
+# The hook's own deadline (SIGALRM) in the middle of a reset: the claims written ahead let
+# `fastpass recover` put every device back on its original driver.
+config '"device_timeout_ms": 60000, "hook_deadline_ms": 20000'
+"$fp" release --config "$work/cfg.json" --mode restore 0000:01:00.0 > /dev/null 2>&1
+domain vm10 0000:01:00.0 0000:03:00.0 > "$work/vm10.xml"
+FASTPASS_CONFIG=$work/cfg.json "$hook" vm10 prepare begin - < "$work/vm10.xml" > /dev/null 2>&1 & h=$!
+for i in $(seq 1 500); do [ "$(resets 0000:03:00.0)" -gt 0 ] 2>/dev/null && grep -q reset-start "$sys/fakesys.log" && break; sleep 0.02; done
+sleep 0.3; kill -ALRM $h; wait $h; rc=$?
+[ $rc -ne 0 ] && grep -q '"phase": "preparing"' "$work/run/devices/0000:03:00.0.json"; verdict "hook deadline mid-reset: hook gone, the intent is on record"
+# The kernel finishes (here: the writer stuck in the hung reset is released), then recovery.
+for p in $(ls /proc | grep -E '^[0-9]+$'); do ls -l /proc/$p/fd 2>/dev/null | grep -q "0000:03:00.0/reset$" && kill $p; done
+sleep 0.5
+"$fp" recover --config "$work/cfg.json" > "$work/out" 2> "$work/err"; rc=$?
+msg=$(cat "$work/err")
+[ $rc -eq 0 ] && [ "$(drv 0000:01:00.0) $(drv 0000:03:00.0)" = "nvidia nvidia" ] && [ -z "$(claimed 0000:0)" ]; verdict "hook deadline, then fastpass recover: both on nvidia, no claim left ($msg)"
 
 # A hung reset: bounded by the deadline, and nothing keeps libvirt's pipe open afterwards.
 config '"device_timeout_ms": 1500'
