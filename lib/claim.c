@@ -130,7 +130,7 @@ fp_claim_lock(const char *run_dir, const char *bdf, guint timeout_ms, FpClaimSta
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     FpClaim *claim;
     struct stat st;
-    int fd, run, dfd;
+    int fd, run, dfd, reopened = 0;
 
     /* The run directory is readable by QEMU's user (timelines, caps); claims are root's alone. */
     if ((run = fp_safedir_open(run_dir, TRUE, 0755, error)) < 0)
@@ -179,7 +179,12 @@ reopen:
     if (!lock_still_linked(dfd, lock_name, fd)) {
         /* The previous holder removed it after we opened it: lock the one that is there now. */
         close(fd);
-        goto reopen;
+        if (++reopened < 1000)
+            goto reopen;
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot lock %s: it keeps being replaced",
+                    lock_path);
+        close(dfd);
+        return NULL;
     }
     claim = g_new0(FpClaim, 1);
     claim->fd = fd;

@@ -138,6 +138,23 @@ sleep 0.5
 msg=$(cat "$work/err")
 [ $rc -eq 0 ] && [ "$(drv 0000:01:00.0) $(drv 0000:03:00.0)" = "nvidia nvidia" ] && [ -z "$(claimed 0000:0)" ]; verdict "hook deadline, then fastpass recover: both on nvidia, no claim left ($msg)"
 
+# The host's own device named in a domain's metadata: refused with one line, nothing written. (A
+# plain directory stands for sysfs: the emulator has no disks.)
+plain=$work/plain; h=0000:00:17.0
+read -r mm mp < <(awk '$5=="/" {print $3, $5; exit}' /proc/self/mountinfo)
+blk=$plain/bus/pci/devices/$h/ata1/host0/target0:0:0/0:0:0:0/block/sda
+mkdir -p "$blk" "$plain/kernel/iommu_groups/3/devices"
+echo '(null)' > "$plain/bus/pci/devices/$h/driver_override"
+ln -s ../../../bus/pci/drivers/ahci "$plain/bus/pci/devices/$h/driver"
+ln -s ../../../kernel/iommu_groups/3 "$plain/bus/pci/devices/$h/iommu_group"
+: > "$plain/kernel/iommu_groups/3/devices/$h"
+echo "$mm" > "$blk/dev"; ln -s ../../../../../../../../../../class/block "$blk/subsystem"
+printf '{"sysfs_root": "%s", "run_dir": "%s/run-plain", "dev_root": "%s/dev", "libvirt_status_dir": "%s/status"}\n' "$plain" "$work" "$work" "$work" > "$work/cfg.json"
+domain vm11 $h > "$work/vm11.xml"
+run_hook vm11 prepare begin - < "$work/vm11.xml" > /dev/null 2> "$work/err"; rc=$?
+msg=$(cat "$work/err")
+[ $rc -eq 1 ] && [ "$(wc -l < "$work/err")" -eq 1 ] && grep -qF "$h holds the host's mounted filesystem $mp (sda): refusing to unbind it" "$work/err" && [ "$(cat "$plain/bus/pci/devices/$h/driver_override")" = "(null)" ]; verdict "host's disk controller in the metadata: start refused, one line, nothing written ($msg)"
+
 # A hung reset: bounded by the deadline, and nothing keeps libvirt's pipe open afterwards.
 config '"device_timeout_ms": 1500'
 domain vm3 0000:01:00.0 0000:03:00.0 > "$work/vm3.xml"

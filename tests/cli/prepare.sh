@@ -97,6 +97,9 @@ prep --domain "$work/dec.xml" > /dev/null 2> "$work/err"; rc=$?
 [ $rc -eq 0 ] && [ "$(drv 0000:41:00.0)" = vfio-pci ] && [ -e "$run/devices/0000:41:00.0.json" ]; verdict "--domain with bus='65': read as decimal, 0000:41:00.0 prepared"
 rel --domain "$work/dec.xml" --mode restore > /dev/null
 check "--domain with bus='65': released back to nvidia" [ "$(drv 0000:41:00.0)" = nvidia ]
+sed "s/bus='65'/bus='16'/" "$work/dec.xml" > "$work/dec16.xml"
+prep --domain "$work/dec16.xml" > /dev/null 2> "$work/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "0000:10:00.0: no such PCI device" "$work/err"; verdict "--domain with bus='16': bus 0x10 as libvirt reads it (not 0x16)"
 
 # Without options the CLI takes sysfs_root, run_dir and release_mode from the hook's configuration.
 printf '{"sysfs_root": "%s", "run_dir": "%s", "release_mode": "restore"}\n' "$sys" "$run" > "$work/fastpass.json"
@@ -331,6 +334,21 @@ if command -v strace >/dev/null; then
 else
   echo "note: no strace; the kills around the claim write are not run"
 fi
+# A claim save that fails: before the first sysfs write (nothing changes), or after the device
+# moved (it goes back; the claim written ahead is what knew where to).
+if command -v strace >/dev/null; then
+  : > "$sys/fakesys.log"
+  strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=1 \
+    "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2> "$work/err"; rc=$?
+  msg=$(cat "$work/err")
+  [ $rc -eq 1 ] && grep -q "cannot record the claim before moving it" "$work/err" && [ ! -s "$sys/fakesys.log" ] && [ "$(drv $c)" = nvidia ] && [ -z "$(claimed $c)" ]
+  verdict "write-ahead save fails: refused, no sysfs write at all, no claim ($msg)"
+  strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=2 \
+    "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2> "$work/err"; rc=$?
+  msg=$(cat "$work/err")
+  [ $rc -eq 1 ] && [ "$(drv $c)" = nvidia ] && [ "$(override $c)" = "(null)" ] && [ -z "$(claimed $c)" ]
+  verdict "final claim save fails: refused, put back on nvidia, override cleared, no claim ($msg)"
+fi
 # A dead prepare's half-way claim is undone by the next prepare of any domain.
 "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2>&1 & p=$!
 kill_when_writing $p "drivers/nvidia/unbind"; killed=$?; wait $p 2>/dev/null
@@ -349,8 +367,33 @@ recover > /dev/null 2> "$work/err"; rc=$?
 kill $holder; wait $holder 2>/dev/null; rm -f "$dev/vfio/40"
 recover --json > "$work/out"; rc=$?
 [ $rc -eq 0 ] && [ "$(drv $c)" = nvidia ] && [ -z "$(claimed $c)" ] && grep -Eq '"action": ?"recover"' "$work/out"; verdict "recover --json: the stopped domain's device back on nvidia"
+# The lock file goes with the claim; a prepare that was waiting on it locks the new one.
+prep --owner vmz $c > /dev/null
+rel --owner vmz --mode restore $c > /dev/null & r=$!
+sleep 0.5
+prep --owner vmy $c > /dev/null 2> "$work/err"; rc=$?
+wait $r
+[ $rc -eq 0 ] && [ "$(drv $c)" = vfio-pci ] && grep -q '"vmy"' "$run/devices/$c.json" && [ -e "$run/devices/$c.lock" ]; verdict "a prepare waiting while a release removes the lock file: locks the new one (claim and lock file there)"
+rel --mode restore $c > /dev/null
+check "after the last restore release: devices/ is empty" [ -z "$(ls "$run/devices")" ]
 
 # --- the host's own devices (F9) ----------------------------------------------------------------
+# A disk controller whose disk carries the number of the filesystem this host has mounted on /.
+read -r mm mp < <(awk '$5=="/" {print $3, $5; exit}' /proc/self/mountinfo)
+printf '{"reset_ms": 200, "devices": [{"bdf": "0000:00:17.0", "class": "0x010601", "iommu_group": 3, "driver": "ahci", "reset_method": "flr", "block": "sda %s"}]}\n' "$mm" > "$work/topology-host.json"
+sys=$work/host; run=$work/run-host; h=0000:00:17.0
+mount_fakesys "$work/topology-host.json" "$sys"
+: > "$sys/fakesys.log"
+prep $h > /dev/null 2> "$work/err"; rc=$?
+msg=$(cat "$work/err")
+[ $rc -eq 1 ] && [ "$(wc -l < "$work/err")" -eq 1 ] && grep -qF "$h holds the host's mounted filesystem $mp (sda): refusing to unbind it; allow it with host_devices_allowed" "$work/err"; verdict "fakesys: controller of the host's / refused, one line ($msg)"
+check "fakesys: host's controller untouched (ahci, no sysfs write, no claim)" [ "$(drv $h)" = ahci -a ! -s "$sys/fakesys.log" -a -z "$(claimed $h)" ]
+printf '{"dev_root": "%s", "libvirt_status_dir": "%s", "host_devices_allowed": ["%s"]}\n' "$dev" "$status" "$h" > "$work/allow.json"
+FASTPASS_CONFIG=$work/allow.json prep --owner vmh $h > /dev/null 2> "$work/err"; rc=$?
+[ $rc -eq 0 ] && [ "$(drv $h)" = vfio-pci ] && grep -q '"host_use"' "$run/devices/$h.json"; verdict "fakesys: allowed by host_devices_allowed: prepared, the claim records the host's use"
+FASTPASS_CONFIG=$work/allow.json rel --owner vmh --mode warm $h > /dev/null; rc=$?
+[ $rc -eq 0 ] && [ "$(drv $h)" = ahci ] && [ -z "$(claimed $h)" ]; verdict "fakesys: the host's controller is never kept warm: back on ahci at a warm release"
+
 # A plain directory stands for sysfs here: a refusal reads only, and the emulator has no disks.
 # The disk below the controller carries the number of a filesystem this host has mounted.
 plain=$work/plain; run=$work/run-plain; h=0000:00:17.0

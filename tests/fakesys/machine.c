@@ -51,6 +51,8 @@ fakesys_device_free(FakesysDevice *dev)
     g_free(dev->bdf);
     g_free(dev->bus_dir);
     g_free(dev->driver_override);
+    g_free(dev->block_name);
+    g_free(dev->block_dev);
     g_ptr_array_unref(dev->bind_fail);
     g_free(dev);
 }

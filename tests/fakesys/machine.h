@@ -55,6 +55,8 @@ typedef struct {
     GPtrArray *bind_fail;    /* FakesysDriver* whose probe fails */
     int bind_fail_err;
     FakesysFault unbind_fault; /* only HANG is meaningful */
+    char *block_name;          /* a disk below it (block/<name>/dev), shown while the native */
+    char *block_dev;           /* driver has it: "MAJ:MIN" */
 
     /* Mutable, under machine->lock. */
     int numa_node;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const default_drivers[] = {"nvidia", "e1000e", "pci-stub", "vfio-pci"};
@@ -288,6 +289,7 @@ parse_device(FakesysMachine *m, json_object *obj, guint index, const Defaults *d
         "bind_ms",
         "unbind_ms",
         "bridge",
+        "block",
         "fail",
         NULL,
     };
@@ -392,6 +394,23 @@ parse_device(FakesysMachine *m, json_object *obj, guint index, const Defaults *d
         return NULL;
     if (text && *text)
         dev->driver_override = g_strdup(text);
+
+    if (!get_string(obj, "block", where, &text, error))
+        return NULL;
+    if (text) {
+        g_auto(GStrv) parts = g_strsplit(text, " ", -1);
+        unsigned ma, mi;
+        char end;
+
+        if (g_strv_length(parts) != 2 ||
+            !g_regex_match_simple("^[a-z][a-z0-9]*$", parts[0], 0, 0) ||
+            sscanf(parts[1], "%u:%u%c", &ma, &mi, &end) != 2) {
+            bad(error, where, "block", "must be \"NAME MAJ:MIN\", e.g. \"sda 8:0\"");
+            return NULL;
+        }
+        dev->block_name = g_strdup(parts[0]);
+        dev->block_dev = g_strdup(parts[1]);
+    }
 
     if (json_object_object_get_ex(obj, "fail", &fail) &&
         !json_object_is_type(fail, json_type_null) && !parse_fail(m, dev, fail, where, error))

@@ -189,6 +189,19 @@ show_reset_count(FakesysMachine *m, const FakesysNode *n, GString *out, const Fa
     return 0;
 }
 
+/* The disk's dev: the number the host's mount table names it by. */
+static int
+show_block_dev(FakesysMachine *m, const FakesysNode *n, GString *out, const FakesysCaller *c)
+{
+    (void)m, (void)c;
+    g_string_append_printf(out, "%s\n", n->dev->block_dev);
+    return 0;
+}
+
+static const FakesysAttr block_attrs[] = {
+    {"dev", 0444, show_block_dev, NULL, NULL},
+};
+
 static const FakesysAttr device_attrs[] = {
     {"vendor", 0444, show_vendor, NULL, NULL},
     {"device", 0444, show_device, NULL, NULL},
@@ -484,6 +497,17 @@ list_children(FakesysMachine *m, const FakesysNode *dir, GArray *out)
             add_link(out, dir, g_strdup("iommu_group"),
                      g_strdup_printf("../../../kernel/iommu_groups/%d", dir->dev->iommu_group));
         add_link(out, dir, g_strdup("subsystem"), g_strdup("../../../bus/pci"));
+        /* The disk exists while its driver has the controller, as in the kernel. */
+        if (dir->dev->block_name && dir->dev->driver && dir->dev->driver == dir->dev->native)
+            add_dir(out, dir, FAKESYS_DIR_BLOCK, g_strdup("block"));
+        break;
+    case FAKESYS_DIR_BLOCK:
+        if (dir->dev->driver && dir->dev->driver == dir->dev->native)
+            add_dir(out, dir, FAKESYS_DIR_BLOCK_DEV, g_strdup(dir->dev->block_name));
+        break;
+    case FAKESYS_DIR_BLOCK_DEV:
+        add_attrs(m, out, dir, block_attrs, G_N_ELEMENTS(block_attrs));
+        add_link(out, dir, g_strdup("subsystem"), g_strdup("../../../../../../class/block"));
         break;
     case FAKESYS_DIR_SYSTEM:
         if (m->nodes->len)

@@ -34,6 +34,8 @@ typedef enum {
     FAKESYS_DIR_IOMMU_GROUPS,
     FAKESYS_DIR_IOMMU_GROUP,
     FAKESYS_DIR_GROUP_DEVICES,
+    FAKESYS_DIR_BLOCK,     /* <BDF>/block */
+    FAKESYS_DIR_BLOCK_DEV, /* <BDF>/block/<name> */
 } FakesysDirKind;
 
 typedef struct FakesysAttr FakesysAttr;

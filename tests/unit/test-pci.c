@@ -241,7 +241,7 @@ test_held(Fixture *f, gconstpointer data)
 {
     UseTree t;
     g_autoptr(GError) error = NULL;
-    g_autofree char *group = NULL, *expect = NULL, *junk = NULL;
+    g_autofree char *group = NULL, *expect = NULL, *junk = NULL, *cdev = NULL;
     const char *why;
 
     (void)data;
@@ -261,6 +261,22 @@ test_held(Fixture *f, gconstpointer data)
         "0000:41:00.0 is in use by pid 4242 (qemu-system-x86): it holds %s open", group);
     g_assert_cmpstr(why, ==, expect);
     g_assert_null(held(&t, "0000:42:00.0", &error)); /* group 8: nobody */
+
+    /* Its VFIO device file (vfio cdev: vfio-dev/vfioN in sysfs, /dev/vfio/devices/vfioN). */
+    g_free(put(t.sys, "bus/pci/devices/0000:42:00.0/vfio-dev/vfio3", NULL));
+    cdev = put(t.dev, "vfio/devices/vfio3", "");
+    g_free(put(t.proc, "4545/comm", "dpdk-testpmd\n"));
+    link_at(t.proc, "4545/fd/9", cdev);
+    why = held(&t, "0000:42:00.0", &error);
+    g_assert_no_error(error);
+    g_assert_true(why && g_str_has_prefix(why, "0000:42:00.0 is in use by pid 4545 (dpdk-testpmd): "
+                                               "it holds "));
+    g_assert_true(why && g_str_has_suffix(why, "vfio/devices/vfio3 open"));
+    {
+        g_autofree char *fd9 = g_build_filename(t.proc, "4545/fd/9", NULL);
+
+        g_unlink(fd9);
+    }
 
     /* ... and the domain, when libvirt's status names that pid. */
     g_free(put(t.status, "vmA.xml",
