@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -94,6 +95,13 @@ env_setup(void)
     }
     if (!g_file_test(GLOBAL_DIR, G_FILE_TEST_IS_DIR)) {
         env.why_not = g_strdup("no 2 MiB hugepages on this kernel");
+        return;
+    }
+    /* unshare --mount --propagation private: the mounts below live and die with this program,
+     * so a killed run leaves no hugetlbfs behind for libvirt to pick as its hugepage mount. */
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        env.why_not = g_strdup_printf("cannot make a private mount namespace: %s",
+                                      g_strerror(errno));
         return;
     }
     env.top = g_dir_make_tmp("fp-test-pool-XXXXXX", &error);
