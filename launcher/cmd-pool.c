@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include "error.h"
+#include "hook.h"
 #include "pool.h"
 #include "units.h"
 
@@ -102,7 +103,7 @@ options(const PoolArgs *a)
 }
 
 static int
-run_status(const PoolArgs *a)
+run_status(const PoolArgs *a, const FpConfig *config)
 {
     FpPoolOptions o = options(a);
     g_autoptr(GError) error = NULL;
@@ -112,6 +113,8 @@ run_status(const PoolArgs *a)
         fp_cli_error("%s", error->message);
         return exit_code(error);
     }
+    /* What the hook decides at each start, from the same configuration. */
+    st->refused = fp_hook_slots_refused(config);
     if (a->json) {
         g_autofree char *json = fp_pool_status_json(st);
 
@@ -126,6 +129,10 @@ run_status(const PoolArgs *a)
                st->dir, st->page_kib, st->counts[FP_SLOT_CLEAN], st->counts[FP_SLOT_CLAIMED],
                st->counts[FP_SLOT_DIRTY], st->counts[FP_SLOT_SCRUBBING], st->slots->len, human);
     }
+    if (st->refused)
+        printf("slots to domains: none: %s; QEMU allocates guest memory itself\n", st->refused);
+    else
+        printf("slots to domains: given to each domain its own AppArmor profile confines\n");
     if (st->have_pages)
         printf("host %" G_GUINT64_FORMAT " KiB hugepages: %" G_GUINT64_FORMAT
                " total, %" G_GUINT64_FORMAT " free, %" G_GUINT64_FORMAT
@@ -478,7 +485,7 @@ run_sub(const char *sub, int argc, char **argv)
         goto out;
     }
     if (!strcmp(sub, "status"))
-        rc = run_status(&a);
+        rc = run_status(&a, config);
     else if (!strcmp(sub, "fill"))
         rc = run_fill(&a);
     else if (!strcmp(sub, "scrub"))

@@ -1,10 +1,12 @@
 /* fastpass recover: give back every device whose claim no running domain stands behind: a
  * prepare killed half-way, a release that never ran, a domain that is gone. Each goes back to
  * its original driver with driver_override cleared, and its claim is forgotten. Free warm
- * devices and devices of running domains are left as they are. */
+ * devices and devices of running domains are left as they are. Then the hugepages the hook
+ * recorded for domains that do not run are given back. */
 #include "cli.h"
 
 #include "error.h"
+#include "hook.h"
 #include "prep.h"
 
 #include <stdio.h>
@@ -34,6 +36,9 @@ fp_cmd_recover(int argc, char **argv)
     g_autoptr(FpConfig) config = NULL;
     g_autoptr(FpPrepReport) report = NULL;
     FpPrepOptions opts = {0};
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GError) pages_error = NULL;
+    gboolean pages_ok;
 
     g_option_context_add_main_entries(octx, entries, NULL);
     if (!g_option_context_parse(octx, &argc, &argv, &error) ||
@@ -54,8 +59,20 @@ fp_cmd_recover(int argc, char **argv)
     opts.dev_root = config->dev_root;
     opts.status_dir = config->libvirt_status_dir;
     report = fp_prep_recover(&opts, FALSE);
+    /* The hook's records live under the same run directory as the claims. */
+    if (g_strcmp0(config->run_dir, opts.run_dir)) {
+        g_autofree char *old = config->run_dir;
+
+        config->run_dir = g_strdup(opts.run_dir);
+    }
+    pages_ok = fp_hook_recover_hugepages(config, notes, &pages_error);
     if (json) {
-        json_object *j = fp_prep_report_json(report);
+        json_object *j = fp_prep_report_json(report), *pages = json_object_new_array();
+
+        for (guint i = 0; i < notes->len; i++)
+            json_object_array_add(pages, json_object_new_string(g_ptr_array_index(notes, i)));
+        json_object_object_add(j, "hugepages", pages);
+        json_object_object_add(j, "hugepages_ok", json_object_new_boolean(pages_ok));
 
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -64,10 +81,15 @@ fp_cmd_recover(int argc, char **argv)
         g_autofree char *text = fp_prep_report_text(report);
 
         fputs(text, stdout);
+        for (guint i = 0; i < notes->len; i++)
+            printf("%s\n", (char *)g_ptr_array_index(notes, i));
     }
     fflush(stdout);
     if (!report->ok)
         fp_cli_error("%s", fp_prep_report_error(report) ? fp_prep_report_error(report)
                                                         : "not every device was recovered");
-    return report->ok ? FP_EXIT_OK : FP_EXIT_FINDINGS;
+    if (!pages_ok)
+        fp_cli_error("hugepages: %s",
+                     pages_error ? pages_error->message : "not every record was given back");
+    return report->ok && pages_ok ? FP_EXIT_OK : FP_EXIT_FINDINGS;
 }

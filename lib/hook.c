@@ -611,9 +611,7 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
             error ? error->message : "other page size");
         return FALSE;
     }
-    /* Every QEMU runs as one user: without a profile per domain, any of them could open
-     * another guest's slot by name. */
-    if (!fp_apparmor_confines_domains(ctx->config, &why)) {
+    if ((why = fp_hook_slots_refused(ctx->config))) {
         say(ctx, G_LOG_LEVEL_INFO, "pool: not used: %s; QEMU allocates guest memory itself", why);
         return FALSE;
     }
@@ -642,6 +640,20 @@ claim_slot(FpHookCtx *ctx, FpDomain *dom)
     }
     say(ctx, G_LOG_LEVEL_INFO, "pool: claimed %s for guest memory", slot->path);
     return TRUE;
+}
+
+char *
+fp_hook_slots_refused(const FpConfig *config)
+{
+    char *why = NULL;
+
+    if (!config->use_pool)
+        return g_strdup("use_pool is false");
+    /* Every QEMU runs as one user: without a profile per domain, any of them could open
+     * another guest's slot by name. */
+    if (!fp_apparmor_confines_domains(config, &why))
+        return why;
+    return NULL;
 }
 
 /* The slot OWNER claimed (not yet given), or NULL. */

@@ -18,6 +18,11 @@ typedef struct {
     gpointer log_user;
 } FpHookCtx;
 
+/* Why this host hands no pool slot to any domain (the pool off; no AppArmor profile per
+ * domain: any QEMU could open another guest's slot); NULL: slots go to domains confined by
+ * their own profile. What `fastpass pool status` says. */
+char *fp_hook_slots_refused(const FpConfig *config);
+
 /* prepare begin: prepares the domain's PCI devices (all at once) and reserves its hugepages.
  * FALSE means the start must be refused; the error is one line for libvirt to show. */
 gboolean fp_hook_prepare(FpHookCtx *ctx, FpDomain *dom, GError **error);

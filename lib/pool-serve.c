@@ -12,6 +12,7 @@ fp_pool_status_free(FpPoolStatus *st)
     if (!st)
         return;
     g_free(st->dir);
+    g_free(st->refused);
     if (st->slots)
         g_ptr_array_unref(st->slots);
     g_free(st);
@@ -84,6 +85,9 @@ fp_pool_status_json(const FpPoolStatus *st)
     for (guint i = 0; i < st->slots->len; i++)
         json_object_array_add(arr, slot_json(g_ptr_array_index(st->slots, i)));
     json_object_object_add(j, "slots", arr);
+    json_object_object_add(j, "slots_given", json_object_new_boolean(!st->refused));
+    json_object_object_add(j, "slots_given_why_not",
+                           st->refused ? json_object_new_string(st->refused) : NULL);
     if (st->have_pages) {
         json_object *h = json_object_new_object();
 

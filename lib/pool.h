@@ -121,6 +121,7 @@ typedef struct {
     gboolean have_pages;
     FpPoolPages pages; /* host-wide, when HAVE_PAGES */
     guint64 reserve_pages;
+    char *refused; /* why no domain gets a slot (the caller sets it); NULL: slots are given */
 } FpPoolStatus;
 FpPoolStatus *fp_pool_status(const FpPoolOptions *o, GError **error);
 void fp_pool_status_free(FpPoolStatus *st);

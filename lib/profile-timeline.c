@@ -22,10 +22,17 @@ load_events(FpProfileRun *run, const char *run_dir, const char *uuid, const char
         g_autofree char *dir = g_path_get_dirname(path);
 
         if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            fp_profile_run_note(run, "no %s timeline in %s: %s is not in use, or writes under another run_dir", what,
-                                dir, strcmp(what, "hook") ? "fastpass-qemu" : "the fastpass hook");
+            fp_profile_run_note(
+                run, "no %s timeline in %s: %s is not in use, or writes under another run_dir",
+                what, dir, strcmp(what, "hook") ? "fastpass-qemu" : "the fastpass hook");
         else
             fp_profile_run_note(run, "%s timeline unreadable: %s", what, error->message);
+        return NULL;
+    }
+    /* The hook gives QEMU's user an empty file at prepare begin: still empty, no wrapper wrote. */
+    if (!len) {
+        fp_profile_run_note(run, "%s timeline %s is empty: fastpass-qemu is not in use", what,
+                            path);
         return NULL;
     }
     if (strlen(text) != len || !(root = json_tokener_parse(text))) {
@@ -80,7 +87,8 @@ read_hook(FpProfileRun *run, const char *run_dir, const char *uuid, const char *
     ev = find_event(events, "hook-prepare");
     t = int_member(ev, "begin_us");
     if (!t || t < not_before_us) {
-        fp_profile_run_note(run, "hook timeline is from an earlier start: the hook did not run for this one");
+        fp_profile_run_note(
+            run, "hook timeline is from an earlier start: the hook did not run for this one");
         json_object_put(events);
         return;
     }
@@ -160,8 +168,8 @@ fp_profile_qemu_exec_from_log(FpProfileRun *run, const char *text, gsize len, gi
 }
 
 void
-fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
-                          gint64 not_before_us)
+fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid,
+                          const char *name, gint64 not_before_us)
 {
     read_hook(run, run_dir, uuid, name, not_before_us);
     read_qemu(run, run_dir, uuid, name, not_before_us);

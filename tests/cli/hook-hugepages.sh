@@ -4,9 +4,9 @@
 # back exactly what it added (write-ahead record), and a reservation the host cannot give without
 # a reclaim storm is refused with nothing changed. Real hook binary, emulated sysfs (fakesys
 # emulates nr_hugepages), no pool.
-# usage: hook-hugepages.sh HOOK FAKESYS
+# usage: hook-hugepages.sh HOOK FAKESYS FASTPASS
 set -u
-hook=$(realpath "$1"); fakesys=$(realpath "$2")
+hook=$(realpath "$1"); fakesys=$(realpath "$2"); fp=$(realpath "$3")
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then echo "SKIP: needs root and /dev/fuse"; exit 77; fi
 work=$(mktemp -d); sys=$work/sys
@@ -74,6 +74,15 @@ if command -v strace >/dev/null; then
   check "killed prepare, then prepare again: 64 pages added once ($(nr) = $((baseline + 54)))" [ "$(nr)" -eq $((baseline + 54)) ]
   run_hook killed release end - < "$work/killed.xml" >/dev/null 2>&1
   check "... and release end: back at its baseline ($(nr))" [ "$(nr)" -eq "$baseline" ]
+  # The same kill, and no release ever comes (libvirtd died too): `fastpass recover` (at boot,
+  # or by hand) gives back what the record names for a domain that does not run.
+  ( FASTPASS_CONFIG=$work/cfg.json strace -f -qq -o /dev/null -P "$nr_file" -e trace=openat \
+    -e inject=openat:signal=SIGKILL:when=2 "$hook" killed prepare begin - < "$work/killed.xml" >/dev/null 2>&1; true ) 2>/dev/null
+  raised=$(nr)
+  "$fp" recover --config "$work/cfg.json" > "$work/recover.out" 2>&1; rc=$?
+  [ "$raised" -gt "$baseline" ] && [ $rc -eq 0 ] && [ "$(nr)" -eq "$baseline" ] && [ "$(records)" -eq 0 ]
+  verdict "killed prepare, then fastpass recover: nr_hugepages $raised -> $(nr) (baseline $baseline), no record, exit $rc"
+  grep -q "hugepages" "$work/recover.out"; verdict "... its report names the hugepages given back ($(grep hugepages "$work/recover.out" | head -1))"
 else
   echo "note: no strace; the kill between write and record is not tested"
 fi

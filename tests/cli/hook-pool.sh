@@ -75,6 +75,7 @@ run_hook vm start begin - < "$work/live.xml" >/dev/null 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(mode_of "$D/claim-$U")" = "600 libvirt-qemu" ]; verdict "own AppArmor profile: start begin gives the slot to libvirt-qemu ($(mode_of "$D/claim-$U"))"
 check "own AppArmor profile: virt-aa-helper adds claim-$U to libvirt-$U alone" grep -qx -- "-r -u libvirt-$U -F $D/claim-$U" "$work/aa.log"
 check "own AppArmor profile: libvirt-qemu opens claim-$U" can_open "$D/claim-$U"
+FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --dir "$D" 2>&1 | grep -q '^slots to domains: given'; verdict "AppArmor host: pool status says slots are given"
 run_hook vm release end - < "$work/live.xml" >/dev/null 2>&1
 [ -z "$(held)" ] && ! can_open "$D/claim-$U"; verdict "release end: the slot is taken back (libvirt-qemu cannot open claim-$U)"
 
@@ -104,12 +105,16 @@ echo 'security_driver = "none"' > "$work/qemu.conf"
 : > "$work/hook.log"
 run_hook vm prepare begin - < "$work/inactive.xml" >/dev/null 2>&1
 [ -z "$(held)" ] && grep -q 'pool: not used: .*security_driver to "none"' "$work/hook.log"; verdict "qemu.conf security_driver = \"none\": prepare begin claims no slot, says why"
+status=$(FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --dir "$D" 2>&1)
+grep -q '^slots to domains: none: .*security_driver to "none"' <<<"$status"; verdict "security_driver = \"none\": pool status says why no domain gets a slot ($(grep '^slots' <<<"$status"))"
+FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --json --dir "$D" 2>/dev/null | grep -Eq '"slots_given": ?false'; verdict "security_driver = \"none\": pool status --json: slots_given false"
 run_hook vm release end - < "$work/inactive.xml" >/dev/null 2>&1
 echo '# security_driver = "selinux"' > "$work/qemu.conf"
 rmdir "$work/sys/kernel/security/apparmor"
 : > "$work/hook.log"
 run_hook vm prepare begin - < "$work/inactive.xml" >/dev/null 2>&1
 [ -z "$(held)" ] && grep -q 'pool: not used: the kernel has no AppArmor' "$work/hook.log"; verdict "kernel without AppArmor: prepare begin claims no slot, says why"
+FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --dir "$D" 2>&1 | grep -q '^slots to domains: none: the kernel has no AppArmor'; verdict "kernel without AppArmor: pool status says why no domain gets a slot"
 run_hook vm release end - < "$work/inactive.xml" >/dev/null 2>&1
 mkdir "$work/sys/kernel/security/apparmor"
 

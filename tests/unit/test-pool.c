@@ -100,8 +100,8 @@ env_setup(void)
     /* unshare --mount --propagation private: the mounts below live and die with this program,
      * so a killed run leaves no hugetlbfs behind for libvirt to pick as its hugepage mount. */
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        env.why_not = g_strdup_printf("cannot make a private mount namespace: %s",
-                                      g_strerror(errno));
+        env.why_not =
+            g_strdup_printf("cannot make a private mount namespace: %s", g_strerror(errno));
         return;
     }
     env.top = g_dir_make_tmp("fp-test-pool-XXXXXX", &error);

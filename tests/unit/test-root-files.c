@@ -311,6 +311,8 @@ static const PlantCase plant_cases[] = {
     {"events-not-array", "{\"events\": \"x\"}", "has no events"},
     {"not-an-object", "[{\"events\": []}]", "has no events"},
     {"nul-inside", "{\"events\": []}\0{", "is not JSON"},
+    /* The file the hook gave, never written: QEMU was not started through the wrapper. */
+    {"empty", "", "is empty: fastpass-qemu is not in use"},
     {"wrong-types",
      "{\"events\": [{\"event\": \"qemu-exec\", \"wrapper_start_us\": \"9\", \"time_us\": []}]}",
      "from an earlier start"},
