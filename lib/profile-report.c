@@ -67,6 +67,8 @@ run_json(const FpProfileRun *run)
     }
     json_object_object_add(j, "phases", jphases);
     json_object_object_add(j, "kernel_line", run->kernel_line ? json_object_new_string(run->kernel_line) : NULL);
+    json_object_object_add(j, "firmware",
+                           run->firmware ? fp_firmware_to_json(run->firmware) : NULL);
     if (run->devices)
         json_object_object_add(j, "devices", json_object_get(run->devices));
     json_object_object_add(dma, "visible", json_object_new_boolean(run->dma_visible));
@@ -153,6 +155,7 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
                                : NULL);
     }
     run->kernel_line = g_strdup(fp_json_str(j, "kernel_line"));
+    run->firmware = fp_firmware_from_json(json_object_object_get(j, "firmware"));
     if (json_object_is_type(devices, json_type_array))
         run->devices = json_object_get(devices);
     if (json_object_is_type(dma, json_type_object)) {
@@ -310,6 +313,38 @@ append_notes(GString *out, const FpProfile *p)
     }
 }
 
+/* The firmware the starts booted: a profile's times mean nothing without it. */
+static void
+append_firmware(GString *out, const FpProfile *p)
+{
+    g_autofree char *first = NULL;
+    gboolean same = TRUE;
+
+    for (guint r = 0; r < p->runs->len; r++) {
+        const FpProfileRun *run = g_ptr_array_index(p->runs, r);
+        g_autofree char *text =
+            run->firmware ? fp_firmware_describe(run->firmware) : g_strdup("not known");
+
+        if (!first)
+            first = g_steal_pointer(&text);
+        else if (strcmp(first, text))
+            same = FALSE;
+    }
+    if (!first)
+        return;
+    if (same) {
+        g_string_append_printf(out, "  firmware: %s\n", first);
+        return;
+    }
+    for (guint r = 0; r < p->runs->len; r++) {
+        const FpProfileRun *run = g_ptr_array_index(p->runs, r);
+        g_autofree char *text =
+            run->firmware ? fp_firmware_describe(run->firmware) : g_strdup("not known");
+
+        g_string_append_printf(out, "  firmware (start %u): %s\n", r + 1, text);
+    }
+}
+
 char *
 fp_profile_format_text(const FpProfile *p)
 {
@@ -332,6 +367,7 @@ fp_profile_format_text(const FpProfile *p)
                                run->source[FP_PT_QEMU_EXEC] ? run->source[FP_PT_QEMU_EXEC] : "not seen",
                                run->source[FP_PT_VCPU_START] ? run->source[FP_PT_VCPU_START] : "not seen");
     }
+    append_firmware(out, p);
     append_notes(out, p);
     g_string_append_printf(out, "%s\n", many ? "median over the starts:" : "times:");
     append_stats(out, "init time (exec -> vCPUs run)", &s->init_ms, many, FALSE);

@@ -39,6 +39,7 @@ fp_profile_run_free(FpProfileRun *run)
     g_free(run->kernel_line);
     json_object_put(run->devices);
     g_ptr_array_unref(run->notes);
+    fp_firmware_free(run->firmware);
     g_free(run);
 }
 

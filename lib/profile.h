@@ -5,6 +5,8 @@
  * in profile-direct.c; the chart in waterfall.h. */
 #pragma once
 
+#include "firmware.h"
+
 #include <glib.h>
 #include <json-c/json.h>
 #include <libxml/tree.h>
@@ -36,6 +38,7 @@ typedef struct {
     gint64 dma_remap;          /* maps of an IOVA range this start had mapped before */
     gboolean dma_ioctl;        /* counted from QEMU's ioctl events, not its listener's */
     GPtrArray *notes; /* char*: what could not be measured, and why */
+    FpFirmware *firmware; /* what this start booted; NULL: not known */
 } FpProfileRun;
 
 FpProfileRun *fp_profile_run_new(void);
@@ -195,6 +198,7 @@ void fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len);
 
 typedef struct {
     const char *qemu;         /* the QEMU binary (NULL: qemu-system-x86_64) */
+    const char *firmware_dir; /* QEMU firmware descriptors (NULL: FP_FIRMWARE_DESCRIPTOR_DIR) */
     xmlDoc *domain;           /* the QEMU command line is derived from this domain XML, or */
     char **argv;              /* this explicit command line (argv[0] the binary) is used */
     const char *console_path; /* with ARGV: the serial log file it writes; NULL: -serial is added */
@@ -204,11 +208,19 @@ typedef struct {
 } FpDirectOptions;
 
 /* The QEMU command line for a domain XML: machine, memory (hugepages, immediate allocation),
- * vCPUs, direct kernel boot, boot menu, PCI hostdevs as vfio-pci; serial to CONSOLE. Refuses a
- * domain without <kernel> (disks are not modelled). The profiler's -S/-qmp/-trace are not in. */
-char **fp_profile_direct_argv(xmlDoc *domain, const char *qemu, const char *console, GError **error);
+ * vCPUs, the firmware FW (fp_firmware_of_domain with FP_FIRMWARE_RUN: a UEFI image as read-only
+ * pflash unit 0, VARS, a writable copy of its variables store, as unit 1; SMM and secure pflash
+ * when it needs them), direct kernel boot, boot menu, PCI hostdevs as vfio-pci; serial to
+ * CONSOLE. Refuses a domain without <kernel> (disks are not modelled). The profiler's
+ * -S/-qmp/-trace are not in. */
+char **fp_profile_direct_argv(xmlDoc *domain, const FpFirmware *fw, const char *qemu,
+                              const char *console, const char *vars, GError **error);
 /* Runs QEMU once with -S -qmp stdio and the DMA trace events, continues it, waits for the kernel
- * line, quits it. The returned run has the points it saw (notes say what it did not). */
+ * line, quits it. The returned run has the points it saw (notes say what it did not) and the
+ * firmware it booted. A firmware it cannot boot as the domain names it fails with
+ * FP_ERROR_INPUT before anything is started or written. A UEFI variables store is copied to
+ * WORK_DIR/FP_DIRECT_VARS_FILE for the start (the domain's own nvram file is never written). */
+#define FP_DIRECT_VARS_FILE "firmware-vars.fd"
 FpProfileRun *fp_profile_direct_run(const FpDirectOptions *o, GError **error);
 
 /* --- the waterfall chart (lib/waterfall.c) --- */
