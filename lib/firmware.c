@@ -242,6 +242,14 @@ check_runnable(const FpFirmware *fw, xmlNode *os, const char *machine, gboolean 
 
     if (fw->type == FP_FW_SEABIOS)
         return TRUE;
+    /* libvirt refuses to start such a domain: --direct must not measure one. */
+    if (fw->type == FP_FW_UEFI &&
+        !fp_xml_child(fp_xml_child(xmlDocGetRootElement(os->doc), "features"), "acpi")) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "UEFI firmware needs <features><acpi/></features> (libvirt refuses to start it "
+                    "without)");
+        return FALSE;
+    }
     if (type && strcmp(type, "pflash") && strcmp(type, "rom")) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
                     "<loader type='%s'>: --direct boots pflash and rom loaders only", type);

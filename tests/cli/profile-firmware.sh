@@ -54,7 +54,10 @@ domain() { # NAME MACHINE OS-ATTRS OS-INSIDE [TOP]
     <kernel>$kernel</kernel>
     <cmdline>console=ttyS0 panic=-1</cmdline>
   </os>
-  ${5:-}
+  <features>
+    <acpi/>
+    ${5:-}
+  </features>
   <on_reboot>destroy</on_reboot>
   <devices>
     <serial type='file'><source path='$work/serial.log'/><target port='0'/></serial>
@@ -73,7 +76,7 @@ domain missing-template q35 "" "$(loader "$code")<nvram template='$work/no/VARS.
 domain efi-auto-none pc " firmware='efi'" \
   "<firmware><feature enabled='yes' name='secure-boot'/></firmware>" > "$work/efi-auto-none.xml"
 domain secboot-i440fx pc "" "$(loader "$secboot" " secure='yes'")$nvram" > "$work/secboot-i440fx.xml"
-domain secboot-smm-off q35 "" "$(loader "$secboot")$nvram" "<features><smm state='off'/></features>" \
+domain secboot-smm-off q35 "" "$(loader "$secboot")$nvram" "<smm state='off'/>" \
   > "$work/secboot-smm-off.xml"
 cases=(
   "missing-loader.xml|<loader> $work/no/OVMF_CODE.fd: no such file"
