@@ -374,6 +374,13 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
         add(argv, "-trace");
         addf(argv, "enable=%s", fp_profile_dma_trace_events[i]);
     }
+    /* The firmware's fw_cfg reads, timestamped as libvirt has QEMU do it. */
+    add(argv, "-msg");
+    add(argv, "timestamp=on");
+    for (guint i = 0; fp_profile_firmware_trace_events[i]; i++) {
+        add(argv, "-trace");
+        addf(argv, "enable=%s", fp_profile_firmware_trace_events[i]);
+    }
     g_ptr_array_add(argv, NULL);
     /* Old output must not count as this start's. */
     g_unlink(trace);
@@ -457,8 +464,10 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
 
 stop:
     child_stop(&child, &q);
-    if (g_file_get_contents(trace, &trace_text, &tlen, NULL))
+    if (g_file_get_contents(trace, &trace_text, &tlen, NULL)) {
         fp_profile_count_dma(run, trace_text, tlen);
+        fp_profile_firmware_marks(run, trace_text, tlen);
+    }
     if (!run->dma_visible)
         fp_profile_run_note(run, "VFIO DMA calls not visible: QEMU wrote no trace output");
 out:

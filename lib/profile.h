@@ -39,7 +39,16 @@ typedef struct {
     gboolean dma_ioctl;        /* counted from QEMU's ioctl events, not its listener's */
     GPtrArray *notes; /* char*: what could not be measured, and why */
     FpFirmware *firmware; /* what this start booted; NULL: not known */
+    GArray *firmware_marks; /* FpFirmwareMark, in time order: what the firmware asked QEMU for */
 } FpProfileRun;
+
+/* A moment of the firmware's boot seen from outside it (QEMU's fw_cfg trace): Debian's OVMF is
+ * a release build whose debug port stays silent, so its phases are inferred from the fw_cfg
+ * keys its modules read (lib/profile-firmware.c). */
+typedef struct {
+    const char *id, *label; /* static */
+    gint64 at_us;           /* CLOCK_REALTIME microseconds, from QEMU's trace timestamps */
+} FpFirmwareMark;
 
 FpProfileRun *fp_profile_run_new(void);
 void fp_profile_run_free(FpProfileRun *run);
@@ -193,6 +202,18 @@ extern const char *const fp_profile_dma_trace_events[];
  * a map of an IOVA range TEXT mapped before counts as redundant too (dma_remap). With any ioctl
  * event in TEXT only those are counted (dma_ioctl), else the listener's. */
 void fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len);
+
+/* --- firmware milestones from QEMU's fw_cfg trace (-msg timestamp=on) --- */
+
+/* What to trace: "fw_cfg_select" (each key the firmware reads) and "fw_cfg_add_file" (the
+ * names of the file keys, written at machine build). NULL-terminated. */
+extern const char *const fp_profile_firmware_trace_events[];
+/* The catalogue of marks (id, label), in boot order. */
+const FpFirmwareMark *fp_profile_firmware_mark_catalogue(guint *n);
+/* Fills RUN->firmware_marks from timestamped trace TEXT: the first of each mark after the
+ * vCPUs started (the trace's first "vm_state_notify running 1"). Lines without timestamps
+ * say nothing and are skipped. */
+void fp_profile_firmware_marks(FpProfileRun *run, const char *text, gsize len);
 
 /* --- --direct: QEMU without libvirt --- */
 

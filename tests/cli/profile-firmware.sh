@@ -7,7 +7,8 @@
 #  - One real start of a UEFI domain with direct kernel boot (~15 s): the JSON names UEFI and
 #    its image, the guest reaches "Linux version", QEMU was given the image read-only and a copy
 #    of the variables store, and the console shows OVMF's own output before the kernel's (under
-#    SeaBIOS, what --direct booted before, there is none), the template left as it was.
+#    SeaBIOS, what --direct booted before, there is none), the template left as it was; OVMF's
+#    milestones from QEMU's fw_cfg trace are in the JSON.
 # No timing is asserted.
 # usage: profile-firmware.sh FASTPASS SOURCE_DIR
 set -u
@@ -111,6 +112,9 @@ check "JSON names UEFI and the domain's image" \
 check "the text report names it" grep -qF "firmware: uefi: $code" "$work/uefi.err"
 check "the guest reached its first kernel line" \
   [ "$(jq -r '.runs[0].kernel_line | startswith("Linux version")' "$work/uefi.json")" = true ]
+check "OVMF's milestones seen in QEMU's fw_cfg trace (PEI, DXE's ACPI and kernel fetch, BDS)" \
+  [ "$(jq -r '[.runs[0].firmware_marks[].id] | sort | join(",")' "$work/uefi.json")" = \
+    "acpi-tables,boot-manager,fw-cfg-first,kernel-fetched" ]
 check "QEMU got the image read-only as pflash unit 0" \
   grep -qxF "if=pflash,format=raw,unit=0,file=$code,readonly=on" "$work/qemu.argv"
 unit1=$(sed -n 's/^if=pflash,format=raw,unit=1,file=//p' "$work/qemu.argv")
