@@ -83,6 +83,8 @@ fp_profile_direct_argv(xmlDoc *doc, const FpFirmware *fw, const char *qemu, cons
     gsize len;
     guint vcpus;
 
+    /* Without FW the domain's firmware would silently become QEMU's default SeaBIOS. */
+    g_return_val_if_fail(fw != NULL, NULL);
     xml = fp_xml_format(doc, NULL, &len);
     if (!(dom = fp_domain_load_memory(xml, len, "domain", error)))
         return NULL;
