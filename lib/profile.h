@@ -38,7 +38,7 @@ typedef struct {
     gint64 dma_remap;          /* maps of an IOVA range this start had mapped before */
     gboolean dma_ioctl;        /* counted from QEMU's ioctl events, not its listener's */
     GPtrArray *notes; /* char*: what could not be measured, and why */
-    FpFirmware *firmware; /* what this start booted; NULL: not known */
+    FpFirmware *firmware;   /* what this start booted; NULL: not known */
     GArray *firmware_marks; /* FpFirmwareMark, in time order: what the firmware asked QEMU for */
 } FpProfileRun;
 
