@@ -91,6 +91,7 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
 {
     g_autoptr(FpProfile) p = NULL;
     g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(FpFirmware) fw = NULL;
     g_autofree char *name = NULL;
 
     if (target) {
@@ -100,6 +101,10 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
         if (!(xml = fp_xml_read_file(target, &len, error)) || !(doc = fp_xml_parse(xml, len, error)))
             return NULL;
         name = fp_xml_text(fp_xml_child(xmlDocGetRootElement(doc), "name"));
+        /* A firmware it cannot boot as the domain names it is refused before any start: a
+         * profile of another firmware would be a wrong measurement given as a right one. */
+        if (!(fw = fp_firmware_of_domain(doc, NULL, FP_FIRMWARE_RUN, error)))
+            return NULL;
     } else {
         name = g_path_get_basename(qemu_argv[0]);
     }
@@ -122,7 +127,9 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
             return NULL;
         fprintf(stderr, "fastpass profile: start %u/%u of %s (QEMU directly)\n", i + 1, repeat, name);
         run = fp_profile_direct_run(&o, error);
-        for (const char *f = "console.log\0qemu-trace.log\0qemu-stderr.log\0"; *f; f += strlen(f) + 1) {
+        for (const char *f = "console.log\0qemu-trace.log\0qemu-stderr.log\0" FP_DIRECT_VARS_FILE
+                             "\0";
+             *f; f += strlen(f) + 1) {
             g_autofree char *path = g_build_filename(work, f, NULL);
 
             g_unlink(path);

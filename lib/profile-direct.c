@@ -42,8 +42,37 @@ opt_escape(const char *value)
     return g_strjoinv(",,", parts);
 }
 
+/* The firmware as libvirt gives it to QEMU 7.2 (qemuBuildDomainLoaderPflashCommandLine). */
+static void
+add_firmware(GPtrArray *argv, const FpFirmware *fw, const char *vars)
+{
+    g_autofree char *code = NULL, *copy = NULL;
+
+    if (fw->type == FP_FW_SEABIOS)
+        return;
+    code = opt_escape(fw->code);
+    if (!fw->pflash) {
+        add(argv, "-bios");
+        add(argv, fw->code);
+        return;
+    }
+    if (fw->smm) {
+        /* Only SMM may write the variables of a secure-boot image. */
+        add(argv, "-global");
+        add(argv, "driver=cfi.pflash01,property=secure,value=on");
+    }
+    add(argv, "-drive");
+    addf(argv, "if=pflash,format=raw,unit=0,file=%s,readonly=on", code);
+    if (vars) {
+        copy = opt_escape(vars);
+        add(argv, "-drive");
+        addf(argv, "if=pflash,format=raw,unit=1,file=%s", copy);
+    }
+}
+
 char **
-fp_profile_direct_argv(xmlDoc *doc, const char *qemu, const char *console, GError **error)
+fp_profile_direct_argv(xmlDoc *doc, const FpFirmware *fw, const char *qemu, const char *console,
+                       const char *vars, GError **error)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *xml = NULL, *name = NULL, *machine = NULL, *kernel = NULL, *initrd = NULL;
@@ -54,6 +83,8 @@ fp_profile_direct_argv(xmlDoc *doc, const char *qemu, const char *console, GErro
     gsize len;
     guint vcpus;
 
+    /* Without FW the domain's firmware would silently become QEMU's default SeaBIOS. */
+    g_return_val_if_fail(fw != NULL, NULL);
     xml = fp_xml_format(doc, NULL, &len);
     if (!(dom = fp_domain_load_memory(xml, len, "domain", error)))
         return NULL;
@@ -69,6 +100,11 @@ fp_profile_direct_argv(xmlDoc *doc, const char *qemu, const char *console, GErro
     }
     if (!fp_domain_memory_kib(dom, &kib, error))
         return NULL;
+    if (fw->pflash && fw->vars && !vars) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "%s: no writable copy of its variables store given", fw->code);
+        return NULL;
+    }
     name = fp_domain_name(dom);
     machine = fp_xml_prop(fp_xml_child(os, "type"), "machine");
     initrd = fp_xml_text(fp_xml_child(os, "initrd"));
@@ -85,8 +121,8 @@ fp_profile_direct_argv(xmlDoc *doc, const char *qemu, const char *console, GErro
     add(argv, "-display");
     add(argv, "none");
     add(argv, "-machine");
-    addf(argv, "%s,accel=%s,memory-backend=pc.ram", machine ? machine : "pc",
-         fp_xml_prop_is(root, "type", "kvm") ? "kvm" : "tcg");
+    addf(argv, "%s,accel=%s,memory-backend=pc.ram%s", machine ? machine : "pc",
+         fp_xml_prop_is(root, "type", "kvm") ? "kvm" : "tcg", fw->smm ? ",smm=on" : "");
     add(argv, "-m");
     addf(argv, "%" G_GUINT64_FORMAT "k", kib);
     add(argv, "-object");
@@ -104,6 +140,7 @@ fp_profile_direct_argv(xmlDoc *doc, const char *qemu, const char *console, GErro
         add(argv, "-smp");
         addf(argv, "%u", vcpus);
     }
+    add_firmware(argv, fw, vars);
     add(argv, "-kernel");
     add(argv, kernel);
     if (initrd && *initrd) {
@@ -269,6 +306,22 @@ stderr_excerpt(const char *path)
     return g_strdup(g_strstrip(text));
 }
 
+/* The guest writes its UEFI variables: into a copy of SOURCE made for this start, so that each
+ * start boots the same store and the domain's own file is never touched. */
+static gboolean
+copy_vars(const char *source, const char *copy, GError **error)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+
+    if (!g_file_get_contents(source, &data, &len, error) ||
+        !g_file_set_contents_full(copy, data, (gssize)len, G_FILE_SET_CONTENTS_NONE, 0600, error)) {
+        g_prefix_error(error, "copying the variables store %s: ", source);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 FpProfileRun *
 fp_profile_direct_run(const FpDirectOptions *o, GError **error)
 {
@@ -277,6 +330,7 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
     g_autofree char *console = g_build_filename(o->work_dir, "console.log", NULL);
     g_autofree char *trace = g_build_filename(o->work_dir, "qemu-trace.log", NULL);
     g_autofree char *errpath = g_build_filename(o->work_dir, "qemu-stderr.log", NULL);
+    g_autofree char *vars = g_build_filename(o->work_dir, FP_DIRECT_VARS_FILE, NULL);
     g_autofree char *trace_text = NULL;
     g_autoptr(GString) line = g_string_new(NULL);
     g_autoptr(FpConsoleScan) scan = fp_console_scan_new(FP_KERNEL_LINE_MARK);
@@ -296,11 +350,18 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
             add(argv, "-serial");
             addf(argv, "file:%s", console);
         }
+        run->firmware = fp_firmware_of_argv(o->argv);
     } else {
-        if (!(base = fp_profile_direct_argv(o->domain, o->qemu, console, error)))
+        /* Everything checked before anything is written or started. */
+        if (!(run->firmware =
+                  fp_firmware_of_domain(o->domain, o->firmware_dir, FP_FIRMWARE_RUN, error)) ||
+            !(base = fp_profile_direct_argv(o->domain, run->firmware, o->qemu, console,
+                                            run->firmware->vars ? vars : NULL, error)))
             goto out;
         for (char **a = base; *a; a++)
             add(argv, *a);
+        if (run->firmware->vars && !copy_vars(run->firmware->vars, vars, error))
+            goto out;
     }
     if (o->console_path) {
         g_free(console);
@@ -314,6 +375,13 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
     for (guint i = 0; fp_profile_dma_trace_events[i]; i++) {
         add(argv, "-trace");
         addf(argv, "enable=%s", fp_profile_dma_trace_events[i]);
+    }
+    /* The firmware's fw_cfg reads, timestamped as libvirt has QEMU do it. */
+    add(argv, "-msg");
+    add(argv, "timestamp=on");
+    for (guint i = 0; fp_profile_firmware_trace_events[i]; i++) {
+        add(argv, "-trace");
+        addf(argv, "enable=%s", fp_profile_firmware_trace_events[i]);
     }
     g_ptr_array_add(argv, NULL);
     /* Old output must not count as this start's. */
@@ -398,8 +466,10 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
 
 stop:
     child_stop(&child, &q);
-    if (g_file_get_contents(trace, &trace_text, &tlen, NULL))
+    if (g_file_get_contents(trace, &trace_text, &tlen, NULL)) {
         fp_profile_count_dma(run, trace_text, tlen);
+        fp_profile_firmware_marks(run, trace_text, tlen);
+    }
     if (!run->dma_visible)
         fp_profile_run_note(run, "VFIO DMA calls not visible: QEMU wrote no trace output");
 out:

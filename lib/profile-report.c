@@ -30,6 +30,53 @@ stats_json(const FpStats *st)
     return j;
 }
 
+/* [{"id", "label", "at_us", "ms_after_vcpu"}] */
+static json_object *
+marks_json(const FpProfileRun *run)
+{
+    json_object *arr = json_object_new_array();
+
+    for (guint i = 0; i < run->firmware_marks->len; i++) {
+        const FpFirmwareMark *m = &g_array_index(run->firmware_marks, FpFirmwareMark, i);
+        json_object *jm = json_object_new_object();
+
+        json_object_object_add(jm, "id", json_object_new_string(m->id));
+        json_object_object_add(jm, "label", json_object_new_string(m->label));
+        json_object_object_add(jm, "at_us", json_object_new_int64(m->at_us));
+        if (run->at[FP_PT_VCPU_START])
+            json_object_object_add(jm, "ms_after_vcpu",
+                                   ms_json((m->at_us - run->at[FP_PT_VCPU_START]) / 1000.0));
+        json_object_array_add(arr, jm);
+    }
+    return arr;
+}
+
+/* Marks as written by marks_json; ids this fastpass does not know are skipped. */
+static void
+marks_from_json(FpProfileRun *run, json_object *arr)
+{
+    guint n;
+    const FpFirmwareMark *cat = fp_profile_firmware_mark_catalogue(&n);
+
+    for (size_t i = 0;
+         json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr); i++) {
+        json_object *jm = json_object_array_get_idx(arr, i);
+        const char *id = fp_json_str(jm, "id");
+        gint64 at = json_object_get_int64(json_object_object_get(jm, "at_us"));
+
+        for (guint k = 0; id && at > 0 && k < n; k++) {
+            if (!strcmp(cat[k].id, id)) {
+                FpFirmwareMark m = cat[k];
+
+                m.at_us = at;
+                if (!run->firmware_marks)
+                    run->firmware_marks = g_array_new(FALSE, TRUE, sizeof(FpFirmwareMark));
+                g_array_append_val(run->firmware_marks, m);
+            }
+        }
+    }
+}
+
 static json_object *
 run_json(const FpProfileRun *run)
 {
@@ -67,6 +114,10 @@ run_json(const FpProfileRun *run)
     }
     json_object_object_add(j, "phases", jphases);
     json_object_object_add(j, "kernel_line", run->kernel_line ? json_object_new_string(run->kernel_line) : NULL);
+    json_object_object_add(j, "firmware",
+                           run->firmware ? fp_firmware_to_json(run->firmware) : NULL);
+    if (run->firmware_marks && run->firmware_marks->len)
+        json_object_object_add(j, "firmware_marks", marks_json(run));
     if (run->devices)
         json_object_object_add(j, "devices", json_object_get(run->devices));
     json_object_object_add(dma, "visible", json_object_new_boolean(run->dma_visible));
@@ -153,6 +204,8 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
                                : NULL);
     }
     run->kernel_line = g_strdup(fp_json_str(j, "kernel_line"));
+    run->firmware = fp_firmware_from_json(json_object_object_get(j, "firmware"));
+    marks_from_json(run, json_object_object_get(j, "firmware_marks"));
     if (json_object_is_type(devices, json_type_array))
         run->devices = json_object_get(devices);
     if (json_object_is_type(dma, json_type_object)) {
@@ -310,6 +363,57 @@ append_notes(GString *out, const FpProfile *p)
     }
 }
 
+/* The firmware the starts booted: a profile's times mean nothing without it. */
+static void
+append_firmware(GString *out, const FpProfile *p)
+{
+    g_autofree char *first = NULL;
+    gboolean same = TRUE;
+
+    for (guint r = 0; r < p->runs->len; r++) {
+        const FpProfileRun *run = g_ptr_array_index(p->runs, r);
+        g_autofree char *text =
+            run->firmware ? fp_firmware_describe(run->firmware) : g_strdup("not known");
+
+        if (!first)
+            first = g_steal_pointer(&text);
+        else if (strcmp(first, text))
+            same = FALSE;
+    }
+    if (!first)
+        return;
+    if (same) {
+        g_string_append_printf(out, "  firmware: %s\n", first);
+        return;
+    }
+    for (guint r = 0; r < p->runs->len; r++) {
+        const FpProfileRun *run = g_ptr_array_index(p->runs, r);
+        g_autofree char *text =
+            run->firmware ? fp_firmware_describe(run->firmware) : g_strdup("not known");
+
+        g_string_append_printf(out, "  firmware (start %u): %s\n", r + 1, text);
+    }
+}
+
+/* The last start's firmware milestones, from the vCPU start on. */
+static void
+append_marks(GString *out, const FpProfile *p)
+{
+    const FpProfileRun *last = p->runs->len ? g_ptr_array_index(p->runs, p->runs->len - 1) : NULL;
+
+    if (!last || !last->firmware_marks || !last->firmware_marks->len || !last->at[FP_PT_VCPU_START])
+        return;
+    g_string_append_printf(out,
+                           "firmware milestones%s, after the vCPUs start (QEMU's fw_cfg trace):\n",
+                           p->runs->len > 1 ? " of the last start" : "");
+    for (guint i = 0; i < last->firmware_marks->len; i++) {
+        const FpFirmwareMark *m = &g_array_index(last->firmware_marks, FpFirmwareMark, i);
+
+        g_string_append_printf(out, "  %-40s %9.3f s\n", m->label,
+                               (m->at_us - last->at[FP_PT_VCPU_START]) / 1e6);
+    }
+}
+
 char *
 fp_profile_format_text(const FpProfile *p)
 {
@@ -332,6 +436,7 @@ fp_profile_format_text(const FpProfile *p)
                                run->source[FP_PT_QEMU_EXEC] ? run->source[FP_PT_QEMU_EXEC] : "not seen",
                                run->source[FP_PT_VCPU_START] ? run->source[FP_PT_VCPU_START] : "not seen");
     }
+    append_firmware(out, p);
     append_notes(out, p);
     g_string_append_printf(out, "%s\n", many ? "median over the starts:" : "times:");
     append_stats(out, "init time (exec -> vCPUs run)", &s->init_ms, many, FALSE);
@@ -359,6 +464,7 @@ fp_profile_format_text(const FpProfile *p)
                                s->dma_ioctl ? "QEMU's ioctls" : "QEMU's memory-listener events");
     else
         g_string_append_printf(out, "  %-32s not visible\n", "VFIO DMA calls");
+    append_marks(out, p);
     if (p->runs->len) {
         const FpProfileRun *last = g_ptr_array_index(p->runs, p->runs->len - 1);
 

@@ -303,6 +303,23 @@ say(const FpVirtProfileOptions *o, const char *fmt, ...)
     o->progress(msg, o->user);
 }
 
+/* What libvirt booted: its live XML names the image it resolved for firmware='efi' and the
+ * nvram file it made; read after the kernel line, so as not to run beside the boot. A domain
+ * already gone leaves the XML it was started from. */
+static void
+firmware_of_start(FpProfileRun *run, virDomainPtr dom, xmlDoc *started)
+{
+    g_autofree char *live = virDomainIsActive(dom) == 1 ? virDomainGetXMLDesc(dom, 0) : NULL;
+    g_autoptr(xmlDoc) doc = live ? fp_xml_parse(live, strlen(live), NULL) : NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!doc)
+        fp_profile_run_note(run, "firmware from the domain's XML as started (no live XML)");
+    if (!(run->firmware =
+              fp_firmware_of_domain(doc ? doc : started, NULL, FP_FIRMWARE_DESCRIBE, &error)))
+        fp_profile_run_note(run, "firmware not known: %s", error->message);
+}
+
 /* One start, measured; the domain is destroyed before it returns. */
 static FpProfileRun *
 profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char *name, GError **error)
@@ -402,6 +419,7 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
         fp_profile_run_note(run, "no event told when the vCPUs started");
     if (kind != FP_CONSOLE_PTY && run->at[FP_PT_VCPU_START])
         fp_profile_run_set(run, FP_PT_INIT_END, run->at[FP_PT_VCPU_START], run->source[FP_PT_VCPU_START]);
+    firmware_of_start(run, dom, doc);
     fp_profile_read_timelines(run, o->run_dir, uuid, name, t0);
     read_domain_log(run, log, log_offset, t0);
     /* /proc start times come in clock ticks (10 ms): one tick before the start call is still

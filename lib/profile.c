@@ -39,6 +39,9 @@ fp_profile_run_free(FpProfileRun *run)
     g_free(run->kernel_line);
     json_object_put(run->devices);
     g_ptr_array_unref(run->notes);
+    fp_firmware_free(run->firmware);
+    if (run->firmware_marks)
+        g_array_unref(run->firmware_marks);
     g_free(run);
 }
 

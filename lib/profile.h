@@ -5,6 +5,8 @@
  * in profile-direct.c; the chart in waterfall.h. */
 #pragma once
 
+#include "firmware.h"
+
 #include <glib.h>
 #include <json-c/json.h>
 #include <libxml/tree.h>
@@ -36,7 +38,17 @@ typedef struct {
     gint64 dma_remap;          /* maps of an IOVA range this start had mapped before */
     gboolean dma_ioctl;        /* counted from QEMU's ioctl events, not its listener's */
     GPtrArray *notes; /* char*: what could not be measured, and why */
+    FpFirmware *firmware;   /* what this start booted; NULL: not known */
+    GArray *firmware_marks; /* FpFirmwareMark, in time order: what the firmware asked QEMU for */
 } FpProfileRun;
+
+/* A moment of the firmware's boot seen from outside it (QEMU's fw_cfg trace): Debian's OVMF is
+ * a release build whose debug port stays silent, so its phases are inferred from the fw_cfg
+ * keys its modules read (lib/profile-firmware.c). */
+typedef struct {
+    const char *id, *label; /* static */
+    gint64 at_us;           /* CLOCK_REALTIME microseconds, from QEMU's trace timestamps */
+} FpFirmwareMark;
 
 FpProfileRun *fp_profile_run_new(void);
 void fp_profile_run_free(FpProfileRun *run);
@@ -191,10 +203,23 @@ extern const char *const fp_profile_dma_trace_events[];
  * event in TEXT only those are counted (dma_ioctl), else the listener's. */
 void fp_profile_count_dma(FpProfileRun *run, const char *text, gsize len);
 
+/* --- firmware milestones from QEMU's fw_cfg trace (-msg timestamp=on) --- */
+
+/* What to trace: "fw_cfg_select" (each key the firmware reads) and "fw_cfg_add_file" (the
+ * names of the file keys, written at machine build). NULL-terminated. */
+extern const char *const fp_profile_firmware_trace_events[];
+/* The catalogue of marks (id, label), in boot order. */
+const FpFirmwareMark *fp_profile_firmware_mark_catalogue(guint *n);
+/* Fills RUN->firmware_marks from timestamped trace TEXT: the first of each mark after the
+ * vCPUs started (the trace's first "vm_state_notify running 1"). Lines without timestamps
+ * say nothing and are skipped. */
+void fp_profile_firmware_marks(FpProfileRun *run, const char *text, gsize len);
+
 /* --- --direct: QEMU without libvirt --- */
 
 typedef struct {
     const char *qemu;         /* the QEMU binary (NULL: qemu-system-x86_64) */
+    const char *firmware_dir; /* QEMU firmware descriptors (NULL: FP_FIRMWARE_DESCRIPTOR_DIR) */
     xmlDoc *domain;           /* the QEMU command line is derived from this domain XML, or */
     char **argv;              /* this explicit command line (argv[0] the binary) is used */
     const char *console_path; /* with ARGV: the serial log file it writes; NULL: -serial is added */
@@ -204,11 +229,19 @@ typedef struct {
 } FpDirectOptions;
 
 /* The QEMU command line for a domain XML: machine, memory (hugepages, immediate allocation),
- * vCPUs, direct kernel boot, boot menu, PCI hostdevs as vfio-pci; serial to CONSOLE. Refuses a
- * domain without <kernel> (disks are not modelled). The profiler's -S/-qmp/-trace are not in. */
-char **fp_profile_direct_argv(xmlDoc *domain, const char *qemu, const char *console, GError **error);
+ * vCPUs, the firmware FW (fp_firmware_of_domain with FP_FIRMWARE_RUN: a UEFI image as read-only
+ * pflash unit 0, VARS, a writable copy of its variables store, as unit 1; SMM and secure pflash
+ * when it needs them), direct kernel boot, boot menu, PCI hostdevs as vfio-pci; serial to
+ * CONSOLE. Refuses a domain without <kernel> (disks are not modelled). The profiler's
+ * -S/-qmp/-trace are not in. */
+char **fp_profile_direct_argv(xmlDoc *domain, const FpFirmware *fw, const char *qemu,
+                              const char *console, const char *vars, GError **error);
 /* Runs QEMU once with -S -qmp stdio and the DMA trace events, continues it, waits for the kernel
- * line, quits it. The returned run has the points it saw (notes say what it did not). */
+ * line, quits it. The returned run has the points it saw (notes say what it did not) and the
+ * firmware it booted. A firmware it cannot boot as the domain names it fails with
+ * FP_ERROR_INPUT before anything is started or written. A UEFI variables store is copied to
+ * WORK_DIR/FP_DIRECT_VARS_FILE for the start (the domain's own nvram file is never written). */
+#define FP_DIRECT_VARS_FILE "firmware-vars.fd"
 FpProfileRun *fp_profile_direct_run(const FpDirectOptions *o, GError **error);
 
 /* --- the waterfall chart (lib/waterfall.c) --- */

@@ -76,4 +76,18 @@ for t in "$src"/domain-templates/*.xml; do
   check "template $n: already tuned" cmp -s "$work/t.xml" "$t"
 done
 
+# The UEFI variants: one per GPU template, checked by the loop above, tuned exactly as their
+# SeaBIOS twin: they differ in the name, the comment and OVMF's code + vars in <os> only.
+for t in "$src"/domain-templates/gpu-*.xml; do
+  case $t in *-uefi.xml) continue ;; esac
+  u=${t%.xml}-uefi.xml; n=$(basename "$u")
+  check "template $n: exists" [ -f "$u" ]
+  check "template $n: OVMF code read-only as pflash, its vars template, q35" \
+    grep -qzF "<type arch='x86_64' machine='q35'>hvm</type>
+    <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>
+    <nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'/>" "$u"
+  check "template $n: tuned as $(basename "$t")" \
+    cmp -s <(grep -v '<loader\|<nvram\|<name>\|<!--' "$u") <(grep -v '<name>\|<!--' "$t")
+done
+
 finish

@@ -60,6 +60,7 @@ check "vCPU start from QEMU's RESUME (through libvirt)" \
 check "QEMU exec from its process start (no wrapper)" \
   [ "$(jq -r '[.runs[].sources.qemu_exec] | unique | join(",")' "$work/plain.json")" = proc-stat ]
 check "DMA calls said to be not visible, not 0" [ "$(jq '.runs[0].vfio_dma.visible' "$work/plain.json")" = false ]
+check "firmware named: SeaBIOS (no loader)" [ "$(jq -r '[.runs[].firmware.type] | unique | join(",")' "$work/plain.json")" = seabios ]
 check "domain destroyed after profiling" bash -c "! command virsh -q -c qemu:///system list --name | grep -qx $name"
 check "chart parses as XML" xmllint --noout "$work/chart.svg"
 
@@ -102,8 +103,21 @@ sleep 1; kill -INT $pid; wait $pid; rc=$?
 check "Ctrl-C: exit 130" [ $rc -eq 130 ]
 check "Ctrl-C: domain destroyed" bash -c "! command virsh -q -c qemu:///system list --name | grep -qx $name"
 
+# firmware='efi': libvirt picks the image from Debian's descriptors; the result says which.
+if [ -r /usr/share/qemu/firmware/60-edk2-x86_64.json ]; then
+  boot_domain_xml "$name" 7d2e9a41-3b6c-4f08-9e15-a2c4b6d8e0f1 "$work/console.log" "<features><acpi/></features>" |
+    sed "s|<os>|<os firmware='efi'>|; s|<kernel>|<nvram>$work/uefi_VARS.fd</nvram><kernel>|" > "$work/uefi.xml"
+  FASTPASS_CONFIG=$work/fastpass.json "$fastpass" profile --json "$work/uefi.xml" > "$work/uefi.json" 2> "$work/uefi.err"; rc=$?
+  grep '^  firmware:' "$work/uefi.err" | sed 's/^/     /'
+  [ $rc -eq 0 ] && [ "$(jq -r '.runs[0].firmware | "\(.type) \(.nvram)"' "$work/uefi.json")" = "uefi $work/uefi_VARS.fd" ] &&
+    [ "$(jq -r '.runs[0].firmware.code | startswith("/usr/share/OVMF/")' "$work/uefi.json")" = true ] &&
+    [ "$(jq "$line_ok" "$work/uefi.json")" = true ]
+  verdict "firmware='efi' through libvirt: the JSON names the UEFI image libvirt chose, the guest reaches Linux"
+fi
+
 "$fastpass" profile --direct --json --timeout 60 "$work/plain.xml" > "$work/direct.json" 2> "$work/direct.err"; rc=$?
 [ $rc -eq 0 ] && [ "$(jq "$times_ok" "$work/direct.json")" = true ]; verdict "--direct: exit 0, creation = init + BIOS"
 check "--direct: QMP greeting splits init" \
   [ "$(jq -r '[.runs[0].phases[].id] | join(",")' "$work/direct.json")" = "qemu-setup,init,bios" ]
+check "--direct: firmware named: SeaBIOS" [ "$(jq -r '.runs[0].firmware.type' "$work/direct.json")" = seabios ]
 finish
