@@ -32,6 +32,8 @@ check "ships /usr/libexec/fastpass/qemu-system-x86_64 (fastpass_qemu's default f
   grep -qx /usr/libexec/fastpass/qemu-system-x86_64 "$work/files"
 check "nothing in /usr/bin, /usr/local or /etc (Debian's /usr/bin/qemu-system-x86_64 is never touched)" \
   bash -c "! grep -Eq '^/(usr/bin|usr/local|etc|usr/sbin)/.' '$work/files'"
+check "ships its manual page fastpass-qemu-system(1)" grep -qx /usr/share/man/man1/fastpass-qemu-system.1.gz "$work/files"
+check "ships no lintian overrides" bash -c "! grep -q '^/usr/share/lintian/overrides/' '$work/files'"
 for p in "$src"/launcher/qemu/patches/[0-9][0-9][0-9][0-9]-*.patch; do
   check "ships the series: ${p##*/}" grep -qx "/usr/share/doc/fastpass-qemu-system/patches/${p##*/}" "$work/files"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian package, built from the tree with the standard tools (dpkg-buildpackage -us -uc -b)
 # in a copy of it: what it installs where, its conffile, maintainer scripts that never start or
-# restart a daemon, and lintian with nothing above "info" except the overrides it explains.
+# restart a daemon, its manual pages, and lintian with nothing above "info" and no override.
 # Then its removal scripts, run as dpkg runs them in a private mount namespace
 # (package-removal.sh): only what fastpass made goes, the hook first, every wrapped QEMU path.
 # usage: package.sh SOURCE_DIR
@@ -27,6 +27,13 @@ for f in /usr/bin/fastpass /usr/bin/fastpass-qemu /usr/sbin/fastpass-wrap-qemu \
          /etc/apparmor.d/abstractions/fastpass-qemu; do
   check "ships $f" grep -qx "$f" "$work/files"
 done
+# A page for every program (docs/man, built by scdoc): no lintian override says there is none.
+for f in /usr/share/man/man1/fastpass.1.gz /usr/share/man/man1/fastpass-qemu.1.gz \
+         /usr/share/man/man8/fastpass-wrap-qemu.8.gz /usr/share/man/man8/fastpass-hook.8.gz \
+         /usr/share/man/man5/fastpass.json.5.gz; do
+  check "ships the manual page $f" grep -qx "$f" "$work/files"
+done
+check "ships no lintian overrides" bash -c "! grep -q '^/usr/share/lintian/overrides/' '$work/files'"
 # A hook file dpkg shipped in /etc would be a conffile that dpkg -r leaves behind without its
 # module: the postinst copies it, prerm and postrm remove it.
 check "no hook file shipped in libvirt's hook directory (the maintainer scripts copy it)" \
