@@ -24,7 +24,8 @@ page_for() { # PROGRAM SECTION: the installed page of PROGRAM, in section SECTIO
   [ -n "$p" ] && [ -s "$p" ]
 }
 progs=$(find "$root" -type f \( -path '*/bin/*' -o -path '*/sbin/*' -o -path '*/libexec/*' \) ! -name '*.so' | sort)
-[ -n "$progs" ]; verdict "programs installed: $(echo $progs | sed "s|$root||g")"
+msg="programs installed: $(echo $progs | sed "s|$root||g")"
+[ -n "$progs" ]; verdict "$msg"
 for p in $progs; do
   name=${p##*/}
   case $p in */bin/*) s=1 ;; *) s=8 ;; esac   # sbin and the hook libvirt runs: administration
@@ -41,7 +42,8 @@ options() { sed -n 's/^  \(-[a-zA-Z], \)\{0,1\}\(--[a-z][a-z0-9-]*\).*/\1\2/p' |
 # fastpass(1): a section per command, each option of its --help in it.
 "$fastpass" --help > "$work/help"; verdict "fastpass --help: exit 0"
 commands=$(sed -n '/^commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p' "$work/help")
-[ "$(echo "$commands" | wc -w)" -ge 5 ]; verdict "fastpass --help lists the commands: $(echo $commands)"
+msg="fastpass --help lists the commands: $(echo $commands)"
+[ "$(echo "$commands" | wc -w)" -ge 5 ]; verdict "$msg"
 for c in $commands; do
   section "$man/fastpass.1.scd" "fastpass $c" > "$work/sec-$c"
   check "fastpass(1) has a section '## fastpass $c'" [ -s "$work/sec-$c" ]
@@ -51,7 +53,8 @@ for c in $commands; do
   [ -z "$missing" ]; verdict "fastpass(1) '## fastpass $c' names every option of 'fastpass $c --help'${missing:+ (missing:$missing)}"
 done
 subs=$(sed -n '/^subcommands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p' "$work/help-pool")
-[ "$(echo "$subs" | wc -w)" -ge 5 ]; verdict "fastpass pool --help lists the subcommands: $(echo $subs)"
+msg="fastpass pool --help lists the subcommands: $(echo $subs)"
+[ "$(echo "$subs" | wc -w)" -ge 5 ]; verdict "$msg"
 for s in $subs; do
   grep -qF "*fastpass pool $s*" "$work/sec-pool"; verdict "fastpass(1) describes 'fastpass pool $s'"
   "$fastpass" pool $s --help > "$work/help-pool-$s" 2>&1
@@ -68,7 +71,8 @@ done
 
 # fastpass.json(5): every key of the configuration.
 keys=$(FASTPASS_CONFIG=$work/none.json "$fastpass" config | sed -n 's/^\([a-z_]*\) = .*/\1/p')
-[ "$(echo "$keys" | wc -w)" -ge 10 ]; verdict "fastpass config prints the keys ($(echo "$keys" | wc -w))"
+msg="fastpass config prints the keys ($(echo "$keys" | wc -w))"
+[ "$(echo "$keys" | wc -w)" -ge 10 ]; verdict "$msg"
 missing=
 for k in $keys; do grep -q "^\*$k\* " "$man/fastpass.json.5.scd" || missing="$missing $k"; done
 [ -z "$missing" ]; verdict "fastpass.json(5) describes every key${missing:+ (missing:$missing)}"
@@ -76,10 +80,23 @@ for k in $keys; do grep -q "^\*$k\* " "$man/fastpass.json.5.scd" || missing="$mi
 # fastpass-qemu-system(1): what the series adds.
 props=$(sed -n 's/^+ *DEFINE_PROP_[A-Z0-9_]*("\([a-z0-9-]*\)".*/\1/p' "$src"/launcher/qemu/patches/*.patch | sort -u)
 events=$(sed -n 's/^+\(vfio_[a-z0-9_]*\)(.*/\1/p' "$src"/launcher/qemu/patches/*.patch | sort -u)
-[ -n "$props" ] && [ -n "$events" ]; verdict "the series adds properties ($(echo $props)) and trace events ($(echo $events | wc -w))"
+msg="the series adds properties ($(echo $props)) and trace events ($(echo $events))"
+[ -n "$props" ] && [ -n "$events" ]; verdict "$msg"
 missing=
 for p in $props $events; do grep -qF "*$p*" "$man/fastpass-qemu-system.1.scd" || missing="$missing $p"; done
 [ -z "$missing" ]; verdict "fastpass-qemu-system(1) describes every property and trace event the series adds${missing:+ (missing:$missing)}"
+# and each property's default as the patch defines it: DEFINE_PROP_BOOL("NAME", ..., true|false),
+# possibly over two lines
+defaults=$(cat "$src"/launcher/qemu/patches/*.patch | awk '
+  /^\+ *DEFINE_PROP_BOOL\(/ {d = $0; while (d !~ /\)/ && (getline l) > 0) d = d l; gsub(/[+ ]/, "", d)
+    if (match(d, /"[a-z0-9-]*"/)) { n = substr(d, RSTART + 1, RLENGTH - 2); v = d; sub(/\).*/, "", v); sub(/.*,/, "", v)
+      print n "=" (v == "true" ? "on" : "off") } }')
+wrong=
+for nd in $defaults; do
+  grep -qF "*${nd%=*}* (default ${nd#*=})" "$man/fastpass-qemu-system.1.scd" || wrong="$wrong $nd"
+done
+msg="fastpass-qemu-system(1) gives each property's default as the series does ($(echo $defaults))${wrong:+ (wrong or missing:$wrong)}"
+[ -n "$defaults" ] && [ -z "$wrong" ]; verdict "$msg"
 
 # Every page: built from its current source, renders without warnings, names existing pages.
 for scd in "$man"/*.scd; do
