@@ -99,9 +99,9 @@ rule_bootmenu(RuleCtx *ctx, GError **error)
         finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>",
                 bm && fp_xml_prop_is(bm, "enable", "yes")
                     ? "boot menu is on: OVMF counts down its boot timeout before booting a disk "
-                      "(+3.1 s measured, TCG)"
+                      "(+3.3 s measured, TCG)"
                     : "boot menu is not turned off explicitly: OVMF counts down a boot timeout "
-                      "when it is on (+3.1 s measured, TCG)");
+                      "when it is on (+3.3 s measured, TCG)");
     else
         finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>",
                 bm && fp_xml_prop_is(bm, "enable", "yes")

@@ -123,7 +123,7 @@ small_vm "" > "$work/seabios-vm.xml"
 [ $rc -eq 1 ] && [ "$(wc -l < "$work/uefi-lint.txt")" -eq 1 ]
 verdict "UEFI disk-boot VM: lint exit 1, one finding"
 check "UEFI disk-boot VM: bootmenu with OVMF's figure" \
-  grep -q "bootmenu at /domain/os/bootmenu: boot menu is on: OVMF counts down its boot timeout before booting a disk (+3.1 s measured" "$work/uefi-lint.txt"
+  grep -q "bootmenu at /domain/os/bootmenu: boot menu is on: OVMF counts down its boot timeout before booting a disk (+3.3 s measured" "$work/uefi-lint.txt"
 "$fp" lint "${host[@]}" --only bootmenu,mmio64 "$work/seabios-vm.xml" > "$work/seabios-lint.txt"
 check "SeaBIOS twin: bootmenu with SeaBIOS's figure" grep -q "bootmenu at /domain/os/bootmenu: boot menu is on: SeaBIOS waits" "$work/seabios-lint.txt"
 "$fp" tune "${host[@]}" "$work/uefi-vm.xml" -o "$work/uefi-vm-tuned.xml"

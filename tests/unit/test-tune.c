@@ -311,7 +311,7 @@ test_bootmenu_names_the_firmware(void)
         "    <bootmenu enable='yes'/>\n  </os>\n",
         "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n    <bootmenu enable='yes'/>\n  </os>\n"};
     const char *want[] = {"boot menu is on: OVMF counts down its boot timeout before booting a disk "
-                          "(+3.1 s measured",
+                          "(+3.3 s measured",
                           "boot menu is on: SeaBIOS waits for a key press (2.5 s by default)"};
     g_autoptr(FpHost) host = make_host(&c, NULL);
     FpTuneOptions opts = {.disabled = ~(1u << fp_tune_rule_index("bootmenu"))};
