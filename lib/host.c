@@ -14,6 +14,7 @@
         (a) = (b);                                                                                 \
         (b) = tmp_;                                                                                \
     } while (0)
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -328,4 +329,34 @@ fp_host_device_node(const FpHost *host, const FpPciAddr *addr)
     if (node < 0 && host->nodes->len == 1)
         return ((FpNumaNode *)g_ptr_array_index(host->nodes, 0))->id;
     return (int)node;
+}
+
+/* IORESOURCE_MEM_64 in the flags column of sysfs's resource file (include/linux/ioport.h). */
+#define IORESOURCE_MEM_64 0x00100000ULL
+
+gboolean
+fp_host_device_mmio64(const FpHost *host, const FpPciAddr *addr, guint64 *bytes)
+{
+    char bdf[FP_PCI_ADDR_STRLEN];
+    g_autofree char *path = NULL, *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    fp_pci_addr_format(addr, bdf);
+    /* cat /sys/bus/pci/devices/$BDF/resource   (a "start end flags" line per BAR 0-5, then the
+     * ROM and the bridge windows) */
+    path = g_build_filename(host->sysfs_root, "bus/pci/devices", bdf, "resource", NULL);
+    if (!(text = fp_sysfs_read(path, NULL)))
+        return FALSE;
+    *bytes = 0;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; i < 6 && lines[i]; i++) {
+        guint64 start, end, flags;
+
+        if (sscanf(lines[i],
+                   "%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "x",
+                   &start, &end, &flags) == 3 &&
+            (flags & IORESOURCE_MEM_64) && end > start)
+            *bytes += end - start + 1;
+    }
+    return TRUE;
 }

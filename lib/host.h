@@ -37,3 +37,6 @@ const FpNumaNode *fp_host_node(const FpHost *host, guint id);
 gboolean fp_host_has_page_size(const FpHost *host, guint64 kib);
 /* The NUMA node of a device, or -1 when neither the topology file nor sysfs knows it. */
 int fp_host_device_node(const FpHost *host, const FpPciAddr *addr);
+/* The sum of a device's 64-bit memory BARs in bytes (what the firmware must fit in its 64-bit
+ * MMIO window), from sysfs; FALSE when sysfs does not list the device. */
+gboolean fp_host_device_mmio64(const FpHost *host, const FpPciAddr *addr, guint64 *bytes);

@@ -90,4 +90,44 @@ for t in "$src"/domain-templates/gpu-*.xml; do
     cmp -s <(grep -v '<loader\|<nvram\|<name>\|<!--' "$u") <(grep -v '<name>\|<!--' "$t")
 done
 
+# bootmenu on a UEFI domain gives OVMF's figure, on its SeaBIOS twin SeaBIOS's; mmio64 never
+# fires without host facts for the device (tests/cli/uefi-mmio-window.sh has them).
+small_vm() { # OS-FIRMWARE-XML
+  cat <<XML
+<domain type='kvm'>
+  <name>small-vm</name>
+  <memory unit='KiB'>1048576</memory>
+  <vcpu placement='static'>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    $1
+    <boot dev='hd'/>
+    <bootmenu enable='yes'/>
+  </os>
+  <features>
+    <acpi/>
+  </features>
+  <devices>
+    <interface type='network'>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+XML
+}
+small_vm "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>
+    <nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'/>" > "$work/uefi-vm.xml"
+small_vm "" > "$work/seabios-vm.xml"
+"$fp" lint "${host[@]}" --only bootmenu,mmio64 "$work/uefi-vm.xml" > "$work/uefi-lint.txt" 2>/dev/null; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l < "$work/uefi-lint.txt")" -eq 1 ]
+verdict "UEFI disk-boot VM: lint exit 1, one finding"
+check "UEFI disk-boot VM: bootmenu with OVMF's figure" \
+  grep -q "bootmenu at /domain/os/bootmenu: boot menu is on: OVMF counts down its boot timeout before booting a disk (+3.3 s measured" "$work/uefi-lint.txt"
+"$fp" lint "${host[@]}" --only bootmenu,mmio64 "$work/seabios-vm.xml" > "$work/seabios-lint.txt"
+check "SeaBIOS twin: bootmenu with SeaBIOS's figure" grep -q "bootmenu at /domain/os/bootmenu: boot menu is on: SeaBIOS waits" "$work/seabios-lint.txt"
+"$fp" tune "${host[@]}" "$work/uefi-vm.xml" -o "$work/uefi-vm-tuned.xml"
+check "UEFI disk-boot VM tuned: schema-valid" valid "$work/uefi-vm-tuned.xml"
+check "UEFI disk-boot VM tuned: lint-clean" "$fp" lint "${host[@]}" --only bootmenu,mmio64 "$work/uefi-vm-tuned.xml"
+
 finish

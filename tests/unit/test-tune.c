@@ -26,6 +26,12 @@ typedef struct {
     gboolean lint_clean; /* lint of the tuned output finds nothing */
 } Case;
 
+/* A case whose host has a sysfs with one device, 0000:41:00.0, and its BARs. */
+typedef struct {
+    Case c;
+    const char *resource; /* the device's sysfs resource file; NULL: not in sysfs */
+} BarCase;
+
 #define GPU(bus) \
     "    <hostdev mode='subsystem' type='pci' managed='yes'>\n" \
     "      <source>\n" \
@@ -33,6 +39,29 @@ typedef struct {
     "      </source>\n" \
     "    </hostdev>\n"
 #define OS "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n"
+#define UEFI_OS(boot)                                                                              \
+    "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n"                                   \
+    "    <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>\n"          \
+    "    <nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'/>\n" boot                               \
+    "    <bootmenu enable='no'/>\n  </os>\n"
+#define OS_UEFI UEFI_OS("")
+/* sysfs's resource lines: BAR 0 32-bit 16 MiB, BAR 1 64-bit prefetchable 256 GiB, BAR 3 64-bit
+ * 32 MiB, as a data-center GPU with a large BAR1 shows them. */
+#define BARS_256G                                                                                  \
+    "0x00000000fd000000 0x00000000fdffffff 0x0000000000040200\n"                                   \
+    "0x0000004000000000 0x0000007fffffffff 0x000000000014220c\n"                                   \
+    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"                                   \
+    "0x0000008000000000 0x0000008001ffffff 0x000000000014220c\n"                                   \
+    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"                                   \
+    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+#define BARS_128G                                                                                  \
+    "0x00000000fd000000 0x00000000fdffffff 0x0000000000040200\n"                                   \
+    "0x0000004000000000 0x0000005fffffffff 0x000000000014220c\n"
+/* An operator's own window: kept. */
+#define WINDOW_64G                                                                                 \
+    "  <qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"               \
+    "    <qemu:arg value='-fw_cfg'/>\n"                                                            \
+    "    <qemu:arg value='name=opt/ovmf/X-PciMmio64Mb,string=65536'/>\n  </qemu:commandline>\n"
 #define MEM(kib) "  <memory unit='KiB'>" kib "</memory>\n  <vcpu placement='static'>2</vcpu>\n"
 
 static const Case cases[] = {
@@ -130,12 +159,73 @@ static const Case cases[] = {
      {"<page size='1048576'"}, {"<bootmenu"}, NULL, TRUE},
 };
 
+static const BarCase bar_cases[] = {
+    {{"mmio64/window-sized-for-a-256g-bar",
+      HOST_CAPS,
+      "{\"0000:41:00.0\": 0}",
+      NULL,
+      NULL,
+      MEM("4194304") OS_UEFI "  <devices>\n" GPU("0x41") "  </devices>\n",
+      {"<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>",
+       "  </devices>\n  <qemu:commandline>\n    <qemu:arg value='-fw_cfg'/>\n"
+       "    <qemu:arg value='name=opt/ovmf/X-PciMmio64Mb,string=524288'/>\n  "
+       "</qemu:commandline>\n</domain>"},
+      {NULL},
+      NULL,
+      TRUE},
+     BARS_256G},
+    {{"mmio64/seabios-left-alone",
+      HOST_CAPS,
+      "{\"0000:41:00.0\": 0}",
+      NULL,
+      NULL,
+      MEM("4194304") OS "  <devices>\n" GPU("0x41") "  </devices>\n",
+      {"<hostdev"},
+      {"commandline"},
+      NULL,
+      TRUE},
+     BARS_256G},
+    {{"mmio64/bars-within-ovmfs-default-window",
+      HOST_CAPS,
+      "{\"0000:41:00.0\": 0}",
+      NULL,
+      NULL,
+      MEM("4194304") OS_UEFI "  <devices>\n" GPU("0x41") "  </devices>\n",
+      {"<hostdev"},
+      {"commandline"},
+      NULL,
+      TRUE},
+     BARS_128G},
+    {{"mmio64/explicit-window-kept",
+      HOST_CAPS,
+      "{\"0000:41:00.0\": 0}",
+      NULL,
+      NULL,
+      MEM("4194304") OS_UEFI "  <devices>\n" GPU("0x41") "  </devices>\n" WINDOW_64G,
+      {"string=65536'/>"},
+      {"string=524288"},
+      NULL,
+      TRUE},
+     BARS_256G},
+    {{"mmio64/unknown-bars-said",
+      HOST_CAPS,
+      "{\"0000:41:00.0\": 0}",
+      NULL,
+      NULL,
+      MEM("4194304") OS_UEFI "  <devices>\n" GPU("0x41") "  </devices>\n",
+      {"<hostdev"},
+      {"commandline"},
+      "64-bit BARs of 0000:41:00.0 unknown",
+      TRUE},
+     NULL},
+};
+
 static FpHost *
-make_host(const Case *c)
+make_host(const Case *c, const char *sysfs)
 {
     g_autoptr(GError) error = NULL;
-    /* A sysfs root without devices, so only the caps and topology file speak. */
-    FpHost *host = fp_host_new("/nonexistent-sysfs");
+    /* A sysfs root without devices, so only the caps and topology file speak (or SYSFS). */
+    FpHost *host = fp_host_new(sysfs ? sysfs : "/nonexistent-sysfs");
 
     if (c->host != HOST_UNKNOWN)
         g_assert_true(fp_host_load_caps(host, CAPS, &error));
@@ -174,11 +264,11 @@ run(const char *xml, FpHost *host, const FpTuneOptions *opts, gboolean apply, Fp
     return fp_domain_format(dom, NULL);
 }
 
+/* C against a host whose sysfs is SYSFS (NULL: none). */
 static void
-test_case(gconstpointer data)
+check_case(const Case *c, const char *sysfs)
 {
-    const Case *c = data;
-    g_autoptr(FpHost) host = make_host(c);
+    g_autoptr(FpHost) host = make_host(c, sysfs);
     g_autoptr(GPtrArray) display = g_ptr_array_new();
     FpTuneOptions opts = {.boot_display = display};
     g_autofree char *in = g_strdup_printf("<domain type='qemu'>\n  <name>t</name>\n%s</domain>\n", c->body);
@@ -222,6 +312,31 @@ test_case(gconstpointer data)
         g_assert_cmpuint(lint->findings->len, >, 0);
 }
 
+static void
+test_case(gconstpointer data)
+{
+    check_case(data, NULL);
+}
+
+static void
+test_bar_case(gconstpointer data)
+{
+    const BarCase *b = data;
+    g_autofree char *sysfs = g_dir_make_tmp("fp-sysfs-XXXXXX", NULL);
+    g_autofree char *dev = g_build_filename(sysfs, "bus/pci/devices/0000:41:00.0", NULL);
+    g_autofree char *resource = g_build_filename(dev, "resource", NULL);
+
+    if (b->resource) {
+        g_assert_cmpint(g_mkdir_with_parents(dev, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(resource, b->resource, -1, NULL));
+    }
+    check_case(&b->c, sysfs);
+    g_unlink(resource);
+    for (char *d = dev; strlen(d) > strlen(sysfs); *strrchr(d, '/') = '\0')
+        g_rmdir(d);
+    g_rmdir(sysfs);
+}
+
 /* Lint on the untuned input reports one finding per rule that tune then applied. */
 static void
 test_lint_matches_tune(void)
@@ -230,7 +345,7 @@ test_lint_matches_tune(void)
     const char *in = "<domain type='kvm'>\n  <name>slow</name>\n" MEM("4194304")
                      "  <os>\n    <type>hvm</type>\n    <bootmenu enable='yes'/>\n  </os>\n"
                      "  <devices>\n" GPU("0x41") "    <memballoon model='virtio'/>\n  </devices>\n</domain>\n";
-    g_autoptr(FpHost) host = make_host(&c);
+    g_autoptr(FpHost) host = make_host(&c, NULL);
     g_autoptr(FpTuneResult) res = NULL;
     g_autofree char *out = run(in, host, NULL, FALSE, &res);
     const char *want[] = {"bootmenu", "hugepages", "allocation", "numa", "memballoon", "rom"};
@@ -246,6 +361,36 @@ test_lint_matches_tune(void)
     g_assert_cmpstr(((FpFinding *)g_ptr_array_index(res->findings, 4))->path, ==, "/domain/devices/memballoon");
     text = fp_lint_format_text("slow.xml", res);
     g_assert_nonnull(strstr(text, "slow.xml: bootmenu at /domain/os/bootmenu: boot menu is on"));
+}
+
+/* bootmenu gives the figure of the firmware the domain boots: OVMF's countdown, SeaBIOS's wait. */
+static void
+test_bootmenu_names_the_firmware(void)
+{
+    static const Case c = {"", HOST_CAPS, NULL, NULL, NULL, NULL, {NULL}, {NULL}, NULL, TRUE};
+    const char *os[] = {
+        "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n"
+        "    <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>\n"
+        "    <bootmenu enable='yes'/>\n  </os>\n",
+        "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n    <bootmenu enable='yes'/>\n  "
+        "</os>\n"};
+    const char *want[] = {
+        "boot menu is on: OVMF counts down its boot timeout before booting a disk "
+        "(+3.3 s measured",
+        "boot menu is on: SeaBIOS waits for a key press (2.5 s by default)"};
+    g_autoptr(FpHost) host = make_host(&c, NULL);
+    FpTuneOptions opts = {.disabled = ~(1u << fp_tune_rule_index("bootmenu"))};
+
+    for (guint i = 0; i < G_N_ELEMENTS(os); i++) {
+        g_autofree char *in =
+            g_strdup_printf("<domain type='kvm'>\n  <name>m</name>\n%s</domain>\n", os[i]);
+        g_autoptr(FpTuneResult) res = NULL;
+        g_autofree char *out = run(in, host, &opts, FALSE, &res);
+
+        g_assert_cmpuint(res->findings->len, ==, 1);
+        g_assert_nonnull(
+            strstr(((FpFinding *)g_ptr_array_index(res->findings, 0))->message, want[i]));
+    }
 }
 
 /* Bad hostdev addresses never reach a path: loading the domain fails. */
@@ -276,7 +421,12 @@ main(int argc, char **argv)
         g_autofree char *path = g_strdup_printf("/tune/%s", cases[i].name);
         g_test_add_data_func(path, &cases[i], test_case);
     }
+    for (gsize i = 0; i < G_N_ELEMENTS(bar_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/tune/%s", bar_cases[i].c.name);
+        g_test_add_data_func(path, &bar_cases[i], test_bar_case);
+    }
     g_test_add_func("/tune/lint-reports-every-rule-tune-applies", test_lint_matches_tune);
     g_test_add_func("/tune/bad-hostdev-address-refused", test_bad_hostdev_address);
+    g_test_add_func("/tune/bootmenu-names-the-firmware", test_bootmenu_names_the_firmware);
     return g_test_run();
 }
