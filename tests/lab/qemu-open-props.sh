@@ -35,20 +35,20 @@ opened() { # CASE: the devices its start opened ahead of realize, sorted, space-
   sed -n 's/.*vfio_preopen \([0-9a-f:.]*\) group .*/\1/p' "$work/$1.err" | sort | tr '\n' ' ' | sed 's/ $//'
 }
 start() { # CASE EXPECTED-OPENED QEMU-ARGS...: start it until it runs; compare what it opened ahead
+  # (EXPECTED-OPENED sorted, space-separated)
   local name=$1 want=$2; shift 2
   python3 "$here/qemu-init.py" --timeout 200 -- "$fpq" -trace 'vfio_preopen*' \
     -machine q35,accel=tcg -m 128 -nodefaults -display none "$@" > "$work/$name.json" 2> "$work/$name.err"
   check "$name: starts" [ $? -eq 0 ]
   grep -v 'vfio_preopen' "$work/$name.err" | head -5 | sed 's/^/     /'
-  [ "$(opened "$name")" = "$want" ]
-  verdict "$name: opened ahead: '$(opened "$name")', want '$want'"
+  check "$name: opened ahead: '$(opened "$name")', want '$want'" [ "$(opened "$name")" = "$want" ]
   grep -q 'vfio_preopen_discard' "$work/$name.err" && echo "     closed unused: $(grep -o 'vfio_preopen_discard [^:]*' "$work/$name.err" | tr '\n' ' ')"
   return 0
 }
 
 start "host= unpadded, no domain (1:0.0)" "$d1 $d2" "${on[@]}" \
   -device vfio-pci,host=1:0.0 -device "vfio-pci,host=$d2"
-start "host= upper case (0000:0A:00.0)" "$d10 $d2" "${on[@]}" \
+start "host= upper case (0000:0A:00.0)" "$d2 $d10" "${on[@]}" \
   -device vfio-pci,host=0000:0A:00.0 -device "vfio-pci,host=$d2"
 start "-global ...=off, only the first device on: fewer than two, none opened ahead" "" \
   -global vfio-pci.x-parallel-open=off -device "vfio-pci,host=$d1,x-parallel-open=on" \
@@ -58,5 +58,5 @@ start "x-parallel-open=n on the second device" "$d1 $d3" "${on[@]}" \
 start "a failover primary (failover_pair_id) is not opened ahead" "$d1 $d3" "${on[@]}" \
   -netdev user,id=hostnet0,restrict=on -device virtio-net-pci,netdev=hostnet0,id=net1,failover=on \
   -device "vfio-pci,host=$d1" -device pcie-root-port,id=rpf,chassis=9 \
-  -device "vfio-pci,host=$d2,bus=rpf,failover_pair_id=net1" -device "vfio-pci,host=$d3"
+  -device "vfio-pci,host=$d2,bus=rpf,id=hostdev0,failover_pair_id=net1" -device "vfio-pci,host=$d3"
 finish

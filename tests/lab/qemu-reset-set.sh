@@ -84,12 +84,12 @@ check "fastpass's QEMU, every option on: starts, the guest reboots once, system_
 both_ran() { [ $rc_stock -eq 0 ] && [ $rc_fp -eq 0 ]; }
 for phase in reboot system_reset; do
   check "stock: $phase resets all three devices" [ "$(distinct stock $phase)" -ge 3 ]
-  both_ran && [ "$(resets stock $phase)" = "$(resets fastpass $phase)" ]
-  verdict "fastpass: the $phase resets are Debian's: $(count fastpass $phase) vs $(count stock $phase), same kind, device and result"
+  check "fastpass: the $phase resets are Debian's: $(count fastpass $phase) vs $(count stock $phase), same kind, device and result" \
+    eval 'both_ran && [ "$(resets stock $phase)" = "$(resets fastpass $phase)" ]'
   diff <(resets stock $phase) <(resets fastpass $phase) | sed 's/^/     /'
 done
-both_ran && [ "$(count fastpass exec)" -eq $(($(count stock exec) - 1)) ]
-verdict "fastpass: one reset fewer than Debian's before the guest runs ($(count fastpass exec) vs $(count stock exec): ${devs[0]}'s second)"
+check "fastpass: one reset fewer than Debian's before the guest runs ($(count fastpass exec) vs $(count stock exec): ${devs[0]}'s second)" \
+  eval 'both_ran && [ "$(count fastpass exec)" -eq $(($(count stock exec) - 1)) ]'
 echo 0 > $T/events/fp/enable
 echo > $T/kprobe_events
 finish
