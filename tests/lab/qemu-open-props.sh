@@ -42,7 +42,7 @@ start() { # CASE EXPECTED-OPENED QEMU-ARGS...: start it until it runs; compare w
   check "$name: starts" [ $? -eq 0 ]
   grep -v 'vfio_preopen' "$work/$name.err" | head -5 | sed 's/^/     /'
   check "$name: opened ahead: '$(opened "$name")', want '$want'" [ "$(opened "$name")" = "$want" ]
-  grep -q 'vfio_preopen_discard' "$work/$name.err" && echo "     closed unused: $(grep -o 'vfio_preopen_discard [^:]*' "$work/$name.err" | tr '\n' ' ')"
+  grep -q 'vfio_preopen_discard' "$work/$name.err" && echo "     closed unused: $(grep -o 'vfio_preopen_discard [0-9a-f:.]*' "$work/$name.err" | tr '\n' ' ')"
   return 0
 }
 
