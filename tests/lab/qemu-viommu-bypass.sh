@@ -49,12 +49,12 @@ rm -f "$work/console"
   -serial "file:$work/console" > "$work/fastpass.out" 2> "$work/fastpass.err" &
 pid=$!
 for _ in $(seq 1 800); do
-  [ "$(grep -c '\[8086:10d3\]' "$work/console" 2>/dev/null)" -ge 2 ] && break
+  [ "$(cat "$work/console" 2>/dev/null | grep -c '\[8086:10d3\]')" -ge 2 ] && break
   kill -0 $pid 2>/dev/null || break
   sleep 0.25
 done
 kill -0 $pid 2>/dev/null; alive=$?
-seen=$(grep -c '\[8086:10d3\]' "$work/console" 2>/dev/null)
+seen=$(cat "$work/console" 2>/dev/null | grep -c '\[8086:10d3\]')
 kill $pid 2>/dev/null; wait $pid 2>/dev/null
 grep -v 'vfio_preopen' "$work/fastpass.err" | head -20 | sed 's/^/     /'
 check "fastpass's QEMU with every option on starts with both (still running after the guest's PCI scan)" \
