@@ -24,7 +24,12 @@ check "stock QEMU runs with $n devices" [ $rc -eq 0 ]
 check "stock: $((2 * n)) resets before its vCPUs run (2 per device)" [ "$(count stock exec)" -eq $((2 * n)) ]
 check "stock: system_reset resets each device" [ "$(distinct stock system_reset)" -eq $n ]
 
-run fastpass "$fpq"; rc=$?
+# The options default to off (series 3): turned on as the wrapper does, with -global
+on=()
+for p in x-skip-first-reset x-parallel-open; do
+  grep -q "$p=" <("$fpq" -device vfio-pci,help 2>&1) && on+=(-global "vfio-pci.$p=on")
+done
+run fastpass "$fpq" "${on[@]}"; rc=$?
 check "fastpass QEMU runs with $n devices" [ $rc -eq 0 ]
 [ "$(count fastpass exec)" -eq $n ] && [ "$(distinct fastpass exec)" -eq $n ]
 verdict "fastpass: $n resets before its vCPUs run, one per device"
@@ -75,7 +80,7 @@ if [ $n -ge 2 ]; then
   held=${devs[1]}
   group=$(basename "$(readlink /sys/bus/pci/devices/$held/iommu_group)")
   exec 7<>/dev/vfio/$group
-  timeout 120 "$fpq" -machine q35,accel=tcg -m 128 -nodefaults -display none "${all_devices[@]}" \
+  timeout 120 "$fpq" "${on[@]}" -machine q35,accel=tcg -m 128 -nodefaults -display none "${all_devices[@]}" \
     > "$work/held.out" 2> "$work/held.err"; rc=$?
   exec 7>&-
   sed 's/^/   /' "$work/held.err"
@@ -86,7 +91,7 @@ if [ $n -ge 2 ]; then
     [ "$(basename "$(readlink /sys/bus/pci/devices/$d/driver)")" = vfio-pci ] || ok_drivers=0
   done
   check "fastpass: after the failed start every device is still on vfio-pci" [ $ok_drivers = 1 ]
-  run fastpass-again "$fpq"; rc=$?
+  run fastpass-again "$fpq" "${on[@]}"; rc=$?
   check "fastpass: the next start with all devices runs" [ $rc -eq 0 ]
 fi
 
@@ -102,8 +107,8 @@ if [ ${#bridged[@]} -ge 2 ]; then
   done
   shared=(-device "vfio-pci,host=${bridged[0]}" -device "vfio-pci,host=${bridged[1]}" -device "vfio-pci,host=${devs[0]}")
   for q in stock fastpass; do
-    bin=$stock; [ $q = fastpass ] && bin=$fpq
-    trace_qemu "$q-shared" -- "$bin" -machine q35,accel=tcg -m 128 -nodefaults -display none "${shared[@]}"
+    bin=($stock); [ $q = fastpass ] && bin=("$fpq" "${on[@]}")
+    trace_qemu "$q-shared" -- "${bin[@]}" -machine q35,accel=tcg -m 128 -nodefaults -display none "${shared[@]}"
     check "$q: starts with two devices of one IOMMU group and a third" [ $? -eq 0 ]
   done
 fi

@@ -41,10 +41,11 @@ vfio_args() { # K: -device options for the first K devices
 }
 
 trace_qemu() { # NAME [--system-reset] -- QEMU ARGS...: QEMU until it runs (and resets), traced
+  # (by qemu-init.py, or by the driver named in $qemu_driver, which takes the same --marker/--timeout)
   local name=$1; shift
   echo > $T/trace
   echo 1 > $T/tracing_on
-  python3 "$here/qemu-init.py" --marker $T/trace_marker --timeout 200 "$@" \
+  python3 "$here/${qemu_driver:-qemu-init.py}" --marker $T/trace_marker --timeout 200 "$@" \
     > "$work/$name.json" 2> "$work/$name.err"
   local rc=$?
   echo 0 > $T/tracing_on
