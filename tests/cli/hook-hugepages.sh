@@ -80,9 +80,11 @@ if command -v strace >/dev/null; then
     -e inject=openat:signal=SIGKILL:when=2 "$hook" killed prepare begin - < "$work/killed.xml" >/dev/null 2>&1; true ) 2>/dev/null
   raised=$(nr)
   "$fp" recover --config "$work/cfg.json" > "$work/recover.out" 2>&1; rc=$?
-  [ "$raised" -gt "$baseline" ] && [ $rc -eq 0 ] && [ "$(nr)" -eq "$baseline" ] && [ "$(records)" -eq 0 ]
-  verdict "killed prepare, then fastpass recover: nr_hugepages $raised -> $(nr) (baseline $baseline), no record, exit $rc"
-  grep -q "hugepages" "$work/recover.out"; verdict "... its report names the hugepages given back ($(grep hugepages "$work/recover.out" | head -1))"
+  now=$(nr); left=$(records)
+  [ "$raised" -gt "$baseline" ] && [ $rc -eq 0 ] && [ "$now" -eq "$baseline" ] && [ "$left" -eq 0 ]
+  verdict "killed prepare, then fastpass recover: nr_hugepages $raised -> $now (baseline $baseline), $left records left, exit $rc"
+  said=$(grep hugepages "$work/recover.out" | head -1)
+  grep -q "gave back" "$work/recover.out"; verdict "... its report names the hugepages given back ($said)"
 else
   echo "note: no strace; the kill between write and record is not tested"
 fi

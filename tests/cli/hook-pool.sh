@@ -68,11 +68,13 @@ domain "" > "$work/inactive.xml"
 # QEMU's user cannot open it yet), given at start begin and added to that profile alone.
 run_hook vm prepare begin - < "$work/inactive.xml" >/dev/null 2>&1; rc=$?
 slot=$(held)
-[ $rc -eq 0 ] && [ -n "$slot" ] && [ "$(mode_of "$D/$slot")" = "600 root" ]; verdict "AppArmor host: prepare begin claims a slot, still root's ($(mode_of "$D/$slot"))"
+mode=$(mode_of "$D/$slot")
+[ $rc -eq 0 ] && [ -n "$slot" ] && [ "$mode" = "600 root" ]; verdict "AppArmor host: prepare begin claims a slot, still root's ($mode)"
 can_open "$D/claim-$U"; [ $? -ne 0 ]; verdict "after prepare begin: libvirt-qemu cannot open claim-$U"
 domain "$own" > "$work/live.xml"
 run_hook vm start begin - < "$work/live.xml" >/dev/null 2>&1; rc=$?
-[ $rc -eq 0 ] && [ "$(mode_of "$D/claim-$U")" = "600 libvirt-qemu" ]; verdict "own AppArmor profile: start begin gives the slot to libvirt-qemu ($(mode_of "$D/claim-$U"))"
+mode=$(mode_of "$D/claim-$U")
+[ $rc -eq 0 ] && [ "$mode" = "600 libvirt-qemu" ]; verdict "own AppArmor profile: start begin gives the slot to libvirt-qemu ($mode)"
 check "own AppArmor profile: virt-aa-helper adds claim-$U to libvirt-$U alone" grep -qx -- "-r -u libvirt-$U -F $D/claim-$U" "$work/aa.log"
 check "own AppArmor profile: libvirt-qemu opens claim-$U" can_open "$D/claim-$U"
 FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --dir "$D" 2>&1 | grep -q '^slots to domains: given'; verdict "AppArmor host: pool status says slots are given"
@@ -95,7 +97,8 @@ for case in none type-none selinux other; do
   run_hook vm start begin - < "$work/live.xml" >/dev/null 2>&1; rc=$?
   now=$(mode_of "$D/$(held)")
   [ -n "$claimed" ] && [ $rc -eq 0 ] && [ -z "$(held)" ]; verdict "live XML '$case': start begin exit 0, the slot is no longer the domain's (claimed $claimed, now ${now})"
-  can_open "$D/claim-$U"; [ $? -ne 0 ]; verdict "live XML '$case': libvirt-qemu cannot open claim-$U ($(mode_of "$D/claim-$U"))"
+  mode=$(mode_of "$D/claim-$U")
+  can_open "$D/claim-$U"; [ $? -ne 0 ]; verdict "live XML '$case': libvirt-qemu cannot open claim-$U ($mode)"
   [ "$(grep -c 'slot taken back' "$work/hook.log")" -eq 1 ] && [ ! -s "$work/aa.log" ]; verdict "live XML '$case': said once, no AppArmor rule written"
   run_hook vm release end - < "$work/live.xml" >/dev/null 2>&1
 done
@@ -106,7 +109,8 @@ echo 'security_driver = "none"' > "$work/qemu.conf"
 run_hook vm prepare begin - < "$work/inactive.xml" >/dev/null 2>&1
 [ -z "$(held)" ] && grep -q 'pool: not used: .*security_driver to "none"' "$work/hook.log"; verdict "qemu.conf security_driver = \"none\": prepare begin claims no slot, says why"
 status=$(FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --dir "$D" 2>&1)
-grep -q '^slots to domains: none: .*security_driver to "none"' <<<"$status"; verdict "security_driver = \"none\": pool status says why no domain gets a slot ($(grep '^slots' <<<"$status"))"
+said=$(grep '^slots' <<<"$status")
+grep -q '^slots to domains: none: .*security_driver to "none"' <<<"$status"; verdict "security_driver = \"none\": pool status says why no domain gets a slot ($said)"
 FASTPASS_CONFIG=$work/cfg.json "$fp" pool status --json --dir "$D" 2>/dev/null | grep -Eq '"slots_given": ?false'; verdict "security_driver = \"none\": pool status --json: slots_given false"
 run_hook vm release end - < "$work/inactive.xml" >/dev/null 2>&1
 echo '# security_driver = "selinux"' > "$work/qemu.conf"

@@ -67,7 +67,8 @@ start_in_slot() {
 }
 
 dpkg -i "$deb" $qdeb > "$work/install.out" 2>&1; rc=$?
-[ $rc -eq 0 ]; verdict "dpkg -i $(basename "$deb")${qdeb:+ $(basename "$qdeb")}: exit 0"
+names="${deb##*/}${qdeb:+ ${qdeb##*/}}"
+[ $rc -eq 0 ]; verdict "dpkg -i $names: exit 0"
 if [ -n "$qdeb" ]; then
   dpkg -s fastpass-qemu-system 2>/dev/null | grep -q '^Status: install ok installed' && [ -x $fpq ]
   verdict "fastpass-qemu-system installed: $fpq"
