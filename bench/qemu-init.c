@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* QEMU init time for one memory-backend configuration: exec -> QMP ready (with -S, after every
  * memory backend was created and preallocated), then `cont` -> running. Prints one line:
  *   LABEL init_ms cont_ms
@@ -60,8 +61,9 @@ main(int argc, char **argv)
         dup2(from_qemu[1], 1);
         close(to_qemu[1]);
         close(from_qemu[0]);
-        execl(argv[2], argv[2], "-S", "-nodefaults", "-display", "none", "-machine", "q35,accel=tcg,memory-backend=pc.ram",
-              "-m", mem, "-object", argv[3], "-qmp", "stdio", (char *)NULL);
+        execl(argv[2], argv[2], "-S", "-nodefaults", "-display", "none", "-machine",
+              "q35,accel=tcg,memory-backend=pc.ram", "-m", mem, "-object", argv[3], "-qmp", "stdio",
+              (char *)NULL);
         _exit(127);
     }
     close(to_qemu[0]);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Wall time of starting short-lived commands, each run to completion with a fresh stdin from
  * a file, the commands taken in turn (round-robin) so that a busy moment of the machine costs
  * them alike. Prints the median per command in microseconds. Needs libc alone, so that

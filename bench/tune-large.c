@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* How long does tune take on a domain with 1,000 PCI devices? Compared in the same run against
  * the baseline of parsing and writing the same document without any rule, so the figure is
  * what the rules add. Prints a table and the ratio; asserts nothing about time. */
@@ -13,19 +14,21 @@
 static char *
 make_domain(guint ndev)
 {
-    GString *s = g_string_new("<domain type='kvm'>\n  <name>big</name>\n"
-                              "  <memory unit='GiB'>192</memory>\n  <vcpu placement='static'>48</vcpu>\n"
-                              "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n"
-                              "  <devices>\n");
+    GString *s =
+        g_string_new("<domain type='kvm'>\n  <name>big</name>\n"
+                     "  <memory unit='GiB'>192</memory>\n  <vcpu placement='static'>48</vcpu>\n"
+                     "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n"
+                     "  <devices>\n");
 
     for (guint i = 0; i < ndev; i++)
-        g_string_append_printf(s,
-                               "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-                               "      <source>\n"
-                               "        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
-                               "      </source>\n"
-                               "    </hostdev>\n",
-                               i / 8192, (i / 256) % 256 ? (i / 256) % 256 : 0x41, (i / 8) % 32, i % 8);
+        g_string_append_printf(
+            s,
+            "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+            "      <source>\n"
+            "        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
+            "      </source>\n"
+            "    </hostdev>\n",
+            i / 8192, (i / 256) % 256 ? (i / 256) % 256 : 0x41, (i / 8) % 32, i % 8);
     g_string_append(s, "    <memballoon model='virtio'/>\n  </devices>\n</domain>\n");
     return g_string_free(s, FALSE);
 }
@@ -84,7 +87,9 @@ main(int argc, char **argv)
     g_autoptr(FpHost) host = make_host();
 
     xmlInitParser();
-    printf("tune of a domain with N PCI hostdevs (best of %u runs; baseline = parse + write, no rules)\n", reps);
+    printf("tune of a domain with N PCI hostdevs (best of %u runs; baseline = parse + write, no "
+           "rules)\n",
+           reps);
     printf("%8s %10s %14s %14s %8s\n", "devices", "input KiB", "baseline ms", "tune ms", "ratio");
     for (gsize i = 0; i < G_N_ELEMENTS(sizes); i++) {
         g_autofree char *xml = make_domain(sizes[i]);

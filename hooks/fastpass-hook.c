@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The libvirt hook, installed as /etc/libvirt/hooks/qemu.d/fastpass.
  * libvirt runs it as: fastpass-hook DOMAIN OPERATION SUB-OPERATION EXTRA, domain XML on stdin,
  * at every phase of every domain on the host. Most of those phases have nothing for fastpass to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The libvirt hook's work, loaded by the hook binary (fastpass-hook.c) only for the operations
  * that have any: prepare begin, start begin (a pool slot into the domain's AppArmor profile),
  * release end, migrate/restore begin. Thin: it reads its inputs, sets up logging and a deadline,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Between the hook binary (libc only) and its module: the operation, decided once by the
  * binary from libvirt's arguments. The two are installed apart (the binary is copied into
  * libvirt's hook directory at configure, the module replaced at unpack), so the module says

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cli.h"
 
 #include "error.h"
@@ -63,10 +64,10 @@ fp_cli_add_rule_options(GOptionContext *ctx, FpRuleArgs *args)
          "Read sysfs under DIR (default $FASTPASS_SYSFS_ROOT or /sys)", "DIR"},
         {"device-topology", 0, 0, G_OPTION_ARG_FILENAME, &args->device_topology,
          "JSON object mapping PCI addresses to NUMA nodes, consulted before sysfs", "FILE"},
-        {"skip", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args->skip, "Do not run RULE (repeatable, or comma-separated)",
-         "RULE"},
-        {"only", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args->only, "Run only RULE (repeatable, or comma-separated)",
-         "RULE"},
+        {"skip", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args->skip,
+         "Do not run RULE (repeatable, or comma-separated)", "RULE"},
+        {"only", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args->only,
+         "Run only RULE (repeatable, or comma-separated)", "RULE"},
         {"boot-display", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args->boot_display,
          "The PCI device at BDF is the boot display: keep its option ROM", "BDF"},
         {NULL},

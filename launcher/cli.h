@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the fastpass subcommands share: logging and the host/rule options of tune and lint. */
 #pragma once
 
@@ -24,7 +25,7 @@ typedef struct {
     char *host_caps;
     char *sysfs_root;
     char *device_topology;
-    char **skip;         /* rule ids, repeatable or comma-separated */
+    char **skip; /* rule ids, repeatable or comma-separated */
     char **only;
     char **boot_display; /* PCI addresses */
 } FpRuleArgs;

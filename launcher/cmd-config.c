@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass config [--config FILE] [KEY]: the configuration the hook, the wrapper and the CLI
  * use, after defaults: every key (KEY = VALUE), or one value alone (for scripts, e.g. the
  * package's maintainer scripts). */

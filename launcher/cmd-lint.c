@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass lint: the tune rules as checks, for CI of domain templates. */
 #include "cli.h"
 
@@ -14,7 +15,8 @@ fp_cmd_lint(int argc, char **argv)
     FpTuneOptions opts = {0};
     g_autofree char *format = NULL;
     GOptionEntry entries[] = {
-        {"format", 0, 0, G_OPTION_ARG_STRING, &format, "Output format: text (default) or json", "FORMAT"},
+        {"format", 0, 0, G_OPTION_ARG_STRING, &format, "Output format: text (default) or json",
+         "FORMAT"},
         {NULL},
     };
     g_autoptr(GOptionContext) octx =
@@ -29,7 +31,8 @@ fp_cmd_lint(int argc, char **argv)
     if (!g_option_context_parse(octx, &argc, &argv, &error))
         goto fail;
     if (format && g_strcmp0(format, "text") && g_strcmp0(format, "json")) {
-        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--format must be text or json, not '%s'", format);
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "--format must be text or json, not '%s'",
+                    format);
         goto fail;
     }
     if (argc < 2) {
@@ -67,7 +70,8 @@ fp_cmd_lint(int argc, char **argv)
         }
     }
     if (json)
-        printf("%s\n", json_object_to_json_string_ext(jfiles, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        printf("%s\n", json_object_to_json_string_ext(jfiles, JSON_C_TO_STRING_PRETTY |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(jfiles);
     fp_cli_rule_args_clear(&args, &opts);
     return unusable ? FP_EXIT_UNUSABLE : findings ? FP_EXIT_FINDINGS : FP_EXIT_OK;

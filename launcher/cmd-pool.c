@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass pool: the pre-zeroed guest-memory pool (lib/pool.h) from the command line, and the
  * long-running `serve` that keeps it scrubbed and topped up. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass prepare / release: bind a VM's PCI devices to vfio-pci and reset them, all at once,
  * before QEMU starts; give them back (warm, or to their original driver) when it stops. */
 #include "cli.h"

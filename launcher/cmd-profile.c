@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass profile: start a domain (through libvirt, or QEMU directly) and measure its creation
  * time as DESIGN.md defines it; fastpass profile-chart: a waterfall of saved profiles. */
 #include "cli.h"
@@ -51,8 +52,8 @@ write_text(const char *path, const char *text, GError **error)
 /* Writes the chart of PROFILES to PATH; with APPEND, after the rows already in PATH (a row of
  * the same label is replaced). */
 static gboolean
-write_chart(const char *path, gboolean append, const char *title, FpProfile *const *profiles, guint n,
-            GError **error)
+write_chart(const char *path, gboolean append, const char *title, FpProfile *const *profiles,
+            guint n, GError **error)
 {
     g_autoptr(GPtrArray) rows = NULL;
     g_autofree char *svg = NULL, *old_title = NULL;
@@ -86,8 +87,8 @@ write_chart(const char *path, gboolean append, const char *title, FpProfile *con
 
 /* QEMU run directly, REPEAT times, each in a fresh work directory. */
 static FpProfile *
-profile_direct(const char *target, char **qemu_argv, const char *qemu, const char *console, guint repeat,
-               guint timeout_s, const char *label, GError **error)
+profile_direct(const char *target, char **qemu_argv, const char *qemu, const char *console,
+               guint repeat, guint timeout_s, const char *label, GError **error)
 {
     g_autoptr(FpProfile) p = NULL;
     g_autoptr(xmlDoc) doc = NULL;
@@ -98,7 +99,8 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
         g_autofree char *xml = NULL;
         gsize len;
 
-        if (!(xml = fp_xml_read_file(target, &len, error)) || !(doc = fp_xml_parse(xml, len, error)))
+        if (!(xml = fp_xml_read_file(target, &len, error)) ||
+            !(doc = fp_xml_parse(xml, len, error)))
             return NULL;
         name = fp_xml_text(fp_xml_child(xmlDocGetRootElement(doc), "name"));
         /* A firmware it cannot boot as the domain names it is refused before any start: a
@@ -125,7 +127,8 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
 
         if (!work)
             return NULL;
-        fprintf(stderr, "fastpass profile: start %u/%u of %s (QEMU directly)\n", i + 1, repeat, name);
+        fprintf(stderr, "fastpass profile: start %u/%u of %s (QEMU directly)\n", i + 1, repeat,
+                name);
         run = fp_profile_direct_run(&o, error);
         for (const char *f = "console.log\0qemu-trace.log\0qemu-stderr.log\0" FP_DIRECT_VARS_FILE
                              "\0";
@@ -139,7 +142,8 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
             return NULL;
         g_ptr_array_add(p->runs, run);
         if (fp_profile_run_times(run, NULL, NULL, &c))
-            fprintf(stderr, "fastpass profile: start %u/%u: creation %.3f s\n", i + 1, repeat, c / 1e6);
+            fprintf(stderr, "fastpass profile: start %u/%u: creation %.3f s\n", i + 1, repeat,
+                    c / 1e6);
     }
     return g_steal_pointer(&p);
 }
@@ -148,7 +152,8 @@ profile_direct(const char *target, char **qemu_argv, const char *qemu, const cha
 static gboolean
 looks_like_file(const char *arg)
 {
-    return g_file_test(arg, G_FILE_TEST_IS_REGULAR) || g_str_has_suffix(arg, ".xml") || strchr(arg, '/');
+    return g_file_test(arg, G_FILE_TEST_IS_REGULAR) || g_str_has_suffix(arg, ".xml") ||
+           strchr(arg, '/');
 }
 
 /* --between: a failing command stops the profile (its starts would not compare). */
@@ -158,7 +163,8 @@ run_between(void *user, GError **error)
     const char *argv[] = {"/bin/sh", "-c", user, NULL};
     int status;
 
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL, NULL, &status, error))
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL,
+                      NULL, &status, error))
         return FALSE;
     if (!g_spawn_check_wait_status(status, error)) {
         g_prefix_error(error, "--between '%s': ", (const char *)user);
@@ -173,7 +179,8 @@ fp_cmd_profile(int argc, char **argv)
     gint repeat = 1, timeout_s = 120;
     gboolean json = FALSE, direct = FALSE, append = FALSE, trace_dma = FALSE;
     g_autofree char *svg = NULL, *label = NULL, *uri = NULL, *config_path = NULL, *run_dir = NULL;
-    g_autofree char *qemu = NULL, *console = NULL, *title = NULL, *json_file = NULL, *between = NULL;
+    g_autofree char *qemu = NULL, *console = NULL, *title = NULL, *json_file = NULL,
+                    *between = NULL;
     GOptionEntry entries[] = {
         {"between", 0, 0, G_OPTION_ARG_STRING, &between,
          "Run this shell command between two starts (e.g. \"fastpass pool scrub\")", "CMD"},
@@ -181,31 +188,42 @@ fp_cmd_profile(int argc, char **argv)
          "Start the domain N times (destroyed after each); report median, min, max", "N"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json,
          "Print every point and phase as JSON on stdout (progress stays on stderr)", NULL},
-        {"json-file", 0, 0, G_OPTION_ARG_FILENAME, &json_file, "Also write the JSON to FILE", "FILE"},
-        {"svg", 0, 0, G_OPTION_ARG_FILENAME, &svg, "Write a waterfall chart of the phases to FILE", "FILE"},
+        {"json-file", 0, 0, G_OPTION_ARG_FILENAME, &json_file, "Also write the JSON to FILE",
+         "FILE"},
+        {"svg", 0, 0, G_OPTION_ARG_FILENAME, &svg, "Write a waterfall chart of the phases to FILE",
+         "FILE"},
         {"append", 0, 0, G_OPTION_ARG_NONE, &append,
          "With --svg: add a row to the chart in FILE (same label: replaced)", NULL},
         {"title", 0, 0, G_OPTION_ARG_STRING, &title, "The chart's title", "TEXT"},
         {"label", 'l', 0, G_OPTION_ARG_STRING, &label,
          "Name of this configuration in charts and JSON (default: the domain's name)", "TEXT"},
-        {"connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)", "URI"},
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)",
+         "URI"},
         {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout_s,
          "Seconds to wait for each start's first kernel line (default 120)", "S"},
         {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
-         "fastpass configuration naming run_dir (default $FASTPASS_CONFIG, else " FP_CONFIG_DEFAULT_PATH ")", "FILE"},
+         "fastpass configuration naming run_dir (default $FASTPASS_CONFIG, "
+         "else " FP_CONFIG_DEFAULT_PATH ")",
+         "FILE"},
         {"run-dir", 0, 0, G_OPTION_ARG_FILENAME, &run_dir,
          "Read the hook's and wrapper's timelines under DIR (overrides the configuration)", "DIR"},
         {"trace-dma", 0, 0, G_OPTION_ARG_NONE, &trace_dma,
-         "Count VFIO DMA map/unmap: start the domain with QEMU trace events (<qemu:commandline>, transient)", NULL},
+         "Count VFIO DMA map/unmap: start the domain with QEMU trace events (<qemu:commandline>, "
+         "transient)",
+         NULL},
         {"direct", 0, 0, G_OPTION_ARG_NONE, &direct,
-         "Run QEMU directly, without libvirt, from the domain XML (or from the command line after --)", NULL},
+         "Run QEMU directly, without libvirt, from the domain XML (or from the command line after "
+         "--)",
+         NULL},
         {"qemu", 0, 0, G_OPTION_ARG_FILENAME, &qemu,
          "With --direct: the QEMU binary (default qemu-system-x86_64)", "PATH"},
         {"console", 0, 0, G_OPTION_ARG_FILENAME, &console,
-         "With --direct -- CMD: the serial log file CMD writes (default: -serial is added)", "FILE"},
+         "With --direct -- CMD: the serial log file CMD writes (default: -serial is added)",
+         "FILE"},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("DOMAIN-OR-XML  |  --direct [DOMAIN.xml | -- QEMU ARGS...]");
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("DOMAIN-OR-XML  |  --direct [DOMAIN.xml | -- QEMU ARGS...]");
     g_autoptr(GError) error = NULL;
     g_autoptr(FpProfile) p = NULL;
     g_autoptr(FpConfig) config = NULL;
@@ -214,14 +232,18 @@ fp_cmd_profile(int argc, char **argv)
     int dashdash = -1, rc = FP_EXIT_OK;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_summary(ctx, "Start a domain and measure its creation time: QEMU exec -> first guest kernel\n"
-                                      "line (\"Linux version\" on the serial console) = init time (exec -> vCPUs run)\n"
-                                      "+ BIOS time (vCPUs run -> kernel line).");
+    g_option_context_set_summary(
+        ctx, "Start a domain and measure its creation time: QEMU exec -> first guest kernel\n"
+             "line (\"Linux version\" on the serial console) = init time (exec -> vCPUs run)\n"
+             "+ BIOS time (vCPUs run -> kernel line).");
     g_option_context_set_description(
-        ctx, "A DOMAIN-OR-XML naming a file is started transient (virDomainCreateXML); a name starts\n"
-             "that defined domain. It must not be running; it is destroyed after each start and on Ctrl-C.\n"
-             "Charts: `--svg FILE --append --label L` adds a row per configuration; `fastpass profile-chart`\n"
-             "draws one from saved --json outputs.\n");
+        ctx,
+        "A DOMAIN-OR-XML naming a file is started transient (virDomainCreateXML); a name starts\n"
+        "that defined domain. It must not be running; it is destroyed after each start and on "
+        "Ctrl-C.\n"
+        "Charts: `--svg FILE --append --label L` adds a row per configuration; `fastpass "
+        "profile-chart`\n"
+        "draws one from saved --json outputs.\n");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--")) {
             dashdash = i;
@@ -259,8 +281,8 @@ fp_cmd_profile(int argc, char **argv)
             fp_cli_error("--direct needs a domain XML file or a QEMU command line after --");
             return FP_EXIT_UNUSABLE;
         }
-        p = profile_direct(qemu_argv ? NULL : argv[1], qemu_argv, qemu, console, (guint)repeat, (guint)timeout_s,
-                           label, &error);
+        p = profile_direct(qemu_argv ? NULL : argv[1], qemu_argv, qemu, console, (guint)repeat,
+                           (guint)timeout_s, label, &error);
     } else {
         FpVirtProfileOptions o = {
             .uri = uri,
@@ -288,7 +310,8 @@ fp_cmd_profile(int argc, char **argv)
             rc = FP_EXIT_FINDINGS;
     if (json || json_file) {
         json_object *j = fp_profile_to_json(p);
-        g_autofree char *out = g_strconcat(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY), "\n", NULL);
+        g_autofree char *out =
+            g_strconcat(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY), "\n", NULL);
 
         json_object_put(j);
         if (json)
@@ -317,7 +340,8 @@ fp_cmd_profile_chart(int argc, char **argv)
 {
     g_autofree char *out = NULL, *title = NULL;
     GOptionEntry entries[] = {
-        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the SVG to FILE (default: stdout)", "FILE"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the SVG to FILE (default: stdout)",
+         "FILE"},
         {"title", 0, 0, G_OPTION_ARG_STRING, &title, "The chart's title", "TEXT"},
         {NULL},
     };
@@ -326,9 +350,9 @@ fp_cmd_profile_chart(int argc, char **argv)
     g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func((GDestroyNotify)fp_profile_free);
 
     g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_summary(ctx,
-                                 "A waterfall chart of profiles saved with `fastpass profile --json`, one row each,\n"
-                                 "in the order given (rows of a chart written by fastpass are taken over).");
+    g_option_context_set_summary(
+        ctx, "A waterfall chart of profiles saved with `fastpass profile --json`, one row each,\n"
+             "in the order given (rows of a chart written by fastpass are taken over).");
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fp_cli_error("%s", error->message);
         return FP_EXIT_UNUSABLE;

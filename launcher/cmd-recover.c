@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass recover: give back every device whose claim no running domain stands behind: a
  * prepare killed half-way, a release that never ran, a domain that is gone. Each goes back to
  * its original driver with driver_override cleared, and its claim is forgotten. Free warm

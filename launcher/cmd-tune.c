@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass tune: rewrite a domain for fast creation. */
 #include "cli.h"
 
@@ -14,7 +15,8 @@ same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
 
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 int
@@ -27,10 +29,12 @@ fp_cmd_tune(int argc, char **argv)
     GOptionEntry entries[] = {
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path,
          "Write the tuned domain to OUT (atomically) instead of stdout", "OUT"},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say on stderr what each rule changed", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say on stderr what each rule changed",
+         NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) octx = g_option_context_new("IN.xml - rewrite a libvirt domain for fast creation");
+    g_autoptr(GOptionContext) octx =
+        g_option_context_new("IN.xml - rewrite a libvirt domain for fast creation");
     g_autoptr(GError) error = NULL;
     g_autoptr(FpHost) host = NULL;
     g_autoptr(FpDomain) dom = NULL;
@@ -44,11 +48,13 @@ fp_cmd_tune(int argc, char **argv)
     if (!g_option_context_parse(octx, &argc, &argv, &error))
         goto out;
     if (argc != 2) {
-        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "tune takes exactly one IN.xml (got %d)", argc - 1);
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "tune takes exactly one IN.xml (got %d)",
+                    argc - 1);
         goto out;
     }
     if (out_path && same_file(argv[1], out_path)) {
-        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT, "-o %s is the input file; IN is never modified", out_path);
+        g_set_error(&error, FP_ERROR, FP_ERROR_INPUT,
+                    "-o %s is the input file; IN is never modified", out_path);
         goto out;
     }
     if (!fp_cli_rule_setup(&args, &host, &opts, &error))
@@ -66,7 +72,8 @@ fp_cmd_tune(int argc, char **argv)
     }
     xml = fp_domain_format(dom, &len);
     if (out_path) {
-        if (!g_file_set_contents_full(out_path, xml, len, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
+        if (!g_file_set_contents_full(out_path, xml, len, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
+                                      &error))
             goto out;
     } else if (fwrite(xml, 1, len, stdout) != len || fflush(stdout) != 0) {
         g_set_error(&error, FP_ERROR, FP_ERROR_IO, "cannot write to stdout: %s", g_strerror(errno));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass-qemu: the emulator wrapper. Set as a domain's <emulator> (or installed in place of
  * the host's QEMU path); libvirt runs it exactly as it would run QEMU. Probes, -version, -help
  * and anything that is not a guest start go to the real QEMU unchanged. For a guest start it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass: the command-line front end. Each subcommand is a thin layer over lib/. */
 #include "cli.h"
 
@@ -12,12 +13,16 @@ static const struct {
 } commands[] = {
     {"tune", fp_cmd_tune, "rewrite a domain XML for fast creation"},
     {"lint", fp_cmd_lint, "report what makes a domain XML slow to create"},
-    {"prepare", fp_cmd_prepare, "bind a domain's PCI devices to vfio-pci and reset them, in parallel"},
+    {"prepare", fp_cmd_prepare,
+     "bind a domain's PCI devices to vfio-pci and reset them, in parallel"},
     {"release", fp_cmd_release, "give prepared PCI devices back (warm, or to their driver)"},
     {"recover", fp_cmd_recover, "give back devices no running domain holds (after a crash)"},
-    {"profile", fp_cmd_profile, "start a domain and measure its creation time (init, BIOS, phases)"},
-    {"profile-chart", fp_cmd_profile_chart, "waterfall SVG of profiles saved with `profile --json`"},
-    {"pool", fp_cmd_pool, "pre-zeroed guest-memory slots on hugetlbfs: status, fill, scrub, drain, serve"},
+    {"profile", fp_cmd_profile,
+     "start a domain and measure its creation time (init, BIOS, phases)"},
+    {"profile-chart", fp_cmd_profile_chart,
+     "waterfall SVG of profiles saved with `profile --json`"},
+    {"pool", fp_cmd_pool,
+     "pre-zeroed guest-memory slots on hugetlbfs: status, fill, scrub, drain, serve"},
     {"config", fp_cmd_config, "the configuration in effect (all keys, or one value)"},
 };
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "apparmor.h"
 
 #include "error.h"
@@ -17,8 +18,7 @@
 char *
 fp_apparmor_domain_label(xmlNode *root)
 {
-    fp_xml_foreach_child(sec, root, "seclabel")
-    {
+    fp_xml_foreach_child (sec, root, "seclabel") {
         g_autofree char *model = fp_xml_prop(sec, "model");
         g_autofree char *label = NULL;
 
@@ -253,8 +253,7 @@ fp_apparmor_domain_confined(xmlNode *root, const char *uuid, char **label, char 
     g_autofree char *own = NULL, *found = NULL;
 
     *label = NULL;
-    fp_xml_foreach_child(sec, root, "seclabel")
-    {
+    fp_xml_foreach_child (sec, root, "seclabel") {
         g_autofree char *model = fp_xml_prop(sec, "model");
 
         if (!g_strcmp0(model, "selinux")) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One extra file in one domain's AppArmor profile, the way libvirt adds a domain's own hugepage
  * directory or disk images: libvirt's virt-aa-helper appends a rule to that domain's
  * /etc/apparmor.d/libvirt/libvirt-UUID.files and reloads that profile alone. No rule goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who holds a PCI device, and what fastpass must remember about it between a VM's start and
  * stop (different processes): a small JSON state file per device under the run directory,
  * guarded by an advisory lock so two starts never work on one device at once. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* /etc/fastpass/fastpass.json: every key optional, every value checked; see README's
  * "Configuration" for the keys and their defaults. */
 #pragma once

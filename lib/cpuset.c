@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cpuset.h"
 
 #include "error.h"
@@ -71,7 +72,8 @@ fp_cpuset_format(const GArray *ids)
     for (guint i = 0; i < ids->len;) {
         guint lo = g_array_index(ids, guint, i), j = i;
 
-        while (j + 1 < ids->len && g_array_index(ids, guint, j + 1) == g_array_index(ids, guint, j) + 1)
+        while (j + 1 < ids->len &&
+               g_array_index(ids, guint, j + 1) == g_array_index(ids, guint, j) + 1)
             j++;
         if (s->len)
             g_string_append_c(s, ',');

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* CPU and NUMA-node lists in the kernel's and libvirt's text form ("0-3,8,10-11"). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "devuse.h"
 
 #include "error.h"
@@ -72,8 +73,7 @@ parse_status(const char *path, GError **error)
     d->uuid = fp_xml_text(fp_xml_child(dom, "uuid"));
     if ((pid = fp_xml_prop(root, "pid")))
         d->pid = g_ascii_strtoll(pid, NULL, 10);
-    fp_xml_foreach_child(dev, fp_xml_child(dom, "devices"), NULL)
-    {
+    fp_xml_foreach_child (dev, fp_xml_child(dom, "devices"), NULL) {
         if ((xmlStrEqual(dev->name, BAD_CAST "hostdev") && fp_xml_prop_is(dev, "type", "pci")) ||
             (xmlStrEqual(dev->name, BAD_CAST "interface") &&
              fp_xml_prop_is(dev, "type", "hostdev")))

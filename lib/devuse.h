@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who else uses a PCI device. fastpass never binds, unbinds or resets a device that
  *  - a process holds open: its VFIO group file ($dev_root/vfio/<group>) or VFIO device file
  *    ($dev_root/vfio/devices/vfioN), found in $proc_root/PID/fd;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "domain.h"
 
 #include "error.h"
@@ -52,8 +53,7 @@ collect_hostdevs(FpDomain *dom, GError **error)
     xmlNode *devices = fp_xml_child(fp_domain_root(dom), "devices");
     guint ordinal = 0;
 
-    fp_xml_foreach_child(dev, devices, NULL)
-    {
+    fp_xml_foreach_child (dev, devices, NULL) {
         g_autofree char *mode = fp_xml_prop(dev, "mode");
         gboolean pci_hostdev = xmlStrEqual(dev->name, BAD_CAST "hostdev") &&
                                fp_xml_prop_is(dev, "type", "pci") &&
@@ -73,12 +73,10 @@ collect_hostdevs(FpDomain *dom, GError **error)
 static gboolean
 collect_declared(FpDomain *dom, GError **error)
 {
-    fp_xml_foreach_child(group, fp_xml_child(fp_domain_root(dom), "metadata"), "prepare")
-    {
+    fp_xml_foreach_child (group, fp_xml_child(fp_domain_root(dom), "metadata"), "prepare") {
         if (!group->ns || !xmlStrEqual(group->ns->href, BAD_CAST FP_METADATA_NS))
             continue;
-        fp_xml_foreach_child(dev, group, "device")
-        {
+        fp_xml_foreach_child (dev, group, "device") {
             g_autofree char *text = fp_xml_prop(dev, "address");
             FpPciAddr addr;
 
@@ -214,6 +212,7 @@ fp_domain_numa_cells(const FpDomain *dom)
     xmlNode *numa = fp_xml_child(fp_xml_child(fp_domain_root(dom), "cpu"), "numa");
     guint n = 0;
 
-    fp_xml_foreach_child(cell, numa, "cell") n++;
+    fp_xml_foreach_child (cell, numa, "cell")
+        n++;
     return n;
 }

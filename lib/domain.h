@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A libvirt domain XML document and the typed queries the tuner, linter and hook need. */
 #pragma once
 
@@ -23,9 +24,9 @@ typedef struct {
 typedef struct {
     char *origin; /* where it came from, for messages */
     xmlDoc *doc;
-    char *decl;         /* the input's XML declaration, kept verbatim */
-    GArray *hostdevs;   /* FpHostdev: PCI devices passed through with VFIO */
-    GArray *declared;   /* FpPciAddr: devices named in the fastpass <metadata> */
+    char *decl;       /* the input's XML declaration, kept verbatim */
+    GArray *hostdevs; /* FpHostdev: PCI devices passed through with VFIO */
+    GArray *declared; /* FpPciAddr: devices named in the fastpass <metadata> */
 } FpDomain;
 
 FpDomain *fp_domain_load_file(const char *path, GError **error);

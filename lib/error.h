@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fastpass error domain: every fallible library call reports through GError. */
 #pragma once
 

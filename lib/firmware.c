@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The firmware a domain boots, from its <os> element and QEMU's firmware descriptors. */
 #include "firmware.h"
 
@@ -180,8 +181,7 @@ is_q35(const char *machine)
 static int
 wants_feature(xmlNode *os, const char *name)
 {
-    fp_xml_foreach_child(f, fp_xml_child(os, "firmware"), "feature")
-    {
+    fp_xml_foreach_child (f, fp_xml_child(os, "firmware"), "feature") {
         if (fp_xml_prop_is(f, "name", name))
             return fp_xml_prop_is(f, "enabled", "yes") ? 1 : 0;
     }

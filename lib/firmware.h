@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The firmware a domain boots: SeaBIOS (QEMU's default), or a UEFI image (OVMF) as libvirt's
  * <os><loader>/<nvram> or <os firmware='efi'> name it. The profiler must boot exactly that and
  * say which; QEMU firmware descriptors (docs/interop/firmware.json in QEMU, installed by Debian's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the libvirt hook does at each point of a domain's life. Runs inside libvirtd's start
  * path: never calls back into libvirt, bounded by a deadline, and says through LOG (never by
  * printing) what it did. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "host.h"
 
 #include "cpuset.h"
@@ -133,7 +134,8 @@ fp_host_load_sysfs(FpHost *host)
     }
     /* A kernel without NUMA support has no node directory: one node holding every online CPU. */
     if (host->nodes->len == 0) {
-        g_autofree char *path = g_build_filename(host->sysfs_root, "devices/system/cpu/online", NULL);
+        g_autofree char *path =
+            g_build_filename(host->sysfs_root, "devices/system/cpu/online", NULL);
         g_autofree char *list = fp_sysfs_read(path, NULL);
         GArray *cpus = list ? fp_cpuset_parse(list, NULL) : NULL;
 
@@ -179,14 +181,14 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
     }
     /* Parsed aside and swapped in at the end, so a bad file leaves HOST as it was. */
     fresh = fp_host_new(host->sysfs_root);
-    fp_xml_foreach_child(pages, fp_xml_child(hostel, "cpu"), "pages") {
+    fp_xml_foreach_child (pages, fp_xml_child(hostel, "cpu"), "pages") {
         guint64 kib;
 
         if (caps_page_size(pages, &kib))
             add_page_size(fresh, kib);
     }
     cells = fp_xml_child(fp_xml_child(hostel, "topology"), "cells");
-    fp_xml_foreach_child(cell, cells, "cell") {
+    fp_xml_foreach_child (cell, cells, "cell") {
         g_autofree char *idtext = fp_xml_prop(cell, "id");
         guint64 id;
         GArray *cpus = g_array_new(FALSE, FALSE, sizeof(guint));
@@ -196,7 +198,7 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
             g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: NUMA cell without a valid id", path);
             return FALSE;
         }
-        fp_xml_foreach_child(cpu, fp_xml_child(cell, "cpus"), "cpu") {
+        fp_xml_foreach_child (cpu, fp_xml_child(cell, "cpus"), "cpu") {
             g_autofree char *cid = fp_xml_prop(cpu, "id");
             guint64 c;
 
@@ -205,7 +207,7 @@ fp_host_load_caps(FpHost *host, const char *path, GError **error)
                 g_array_append_val(cpus, v);
             }
         }
-        fp_xml_foreach_child(pages, cell, "pages") {
+        fp_xml_foreach_child (pages, cell, "pages") {
             guint64 kib;
 
             if (caps_page_size(pages, &kib))
@@ -252,7 +254,8 @@ fp_host_load_device_topology(FpHost *host, const char *path, GError **error)
     }
     json_tokener_free(tok);
     if (ok) {
-        json_object_object_foreach(root, key, val) {
+        json_object_object_foreach(root, key, val)
+        {
             FpPciAddr addr;
             char bdf[FP_PCI_ADDR_STRLEN];
             int node;
@@ -264,8 +267,8 @@ fp_host_load_device_topology(FpHost *host, const char *path, GError **error)
             }
             if (!json_object_is_type(val, json_type_int) || (node = json_object_get_int(val)) < 0 ||
                 node > 65535) {
-                g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: NUMA node of %s is not a number 0..65535",
-                            path, key);
+                g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                            "%s: NUMA node of %s is not a number 0..65535", path, key);
                 ok = FALSE;
                 break;
             }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Host topology: NUMA nodes, their CPUs, hugepage sizes, and which node each PCI device is on.
  * Read from sysfs (under a redirectable root), from `virsh capabilities` XML, or from a
  * device-topology JSON file, so machines without the hardware (CI) can still plan placement. */
@@ -14,8 +15,8 @@ typedef struct {
 
 typedef struct {
     char *sysfs_root;
-    GPtrArray *nodes;       /* FpNumaNode*, sorted by id; empty when unknown */
-    GArray *page_sizes_kib; /* guint64 hugepage sizes; empty when unknown */
+    GPtrArray *nodes;         /* FpNumaNode*, sorted by id; empty when unknown */
+    GArray *page_sizes_kib;   /* guint64 hugepage sizes; empty when unknown */
     GHashTable *device_nodes; /* "DDDD:BB:DD.F" -> GINT_TO_POINTER(node + 1), from a file */
 } FpHost;
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Per-node hugepage reservation: make sure a domain's pages exist on the right NUMA node before
  * QEMU asks for them, and give back exactly what was added when it stops.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading json-c objects: the small lookups every JSON reader here needs. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "lint.h"
 
 char *
@@ -8,8 +9,8 @@ fp_lint_format_text(const char *file, const FpTuneResult *res)
     for (guint i = 0; i < res->findings->len; i++) {
         const FpFinding *f = g_ptr_array_index(res->findings, i);
 
-        g_string_append_printf(out, "%s: %s at %s: %s; fix: %s\n", file, f->rule, f->path, f->message,
-                               f->fix);
+        g_string_append_printf(out, "%s: %s at %s: %s; fix: %s\n", file, f->rule, f->path,
+                               f->message, f->fix);
     }
     return g_string_free(out, FALSE);
 }
@@ -32,7 +33,8 @@ fp_lint_to_json(const char *file, const FpTuneResult *res)
         json_object_array_add(findings, jf);
     }
     for (guint i = 0; i < res->warnings->len; i++)
-        json_object_array_add(warnings, json_object_new_string(g_ptr_array_index(res->warnings, i)));
+        json_object_array_add(warnings,
+                              json_object_new_string(g_ptr_array_index(res->warnings, i)));
     json_object_object_add(obj, "file", json_object_new_string(file));
     json_object_object_add(obj, "findings", findings);
     json_object_object_add(obj, "warnings", warnings);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reports of the tune rules' findings, as text lines or JSON, for CI of domain templates. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One PCI device in sysfs: what it is, which driver holds it, its IOMMU group, and the steps
  * that move it to vfio-pci, reset it, and give it back. Paths are built from a sysfs root. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI addresses: the text form is DDDD:BB:DD.F in hex and nothing else; libvirt's attribute
  * form (domain= bus= slot= function=) is read as libvirt reads it, base 0. */
 #pragma once

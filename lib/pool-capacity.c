@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* How many hugepages the pool may take, and raising/lowering nr_hugepages for it. */
 #include "pool-private.h"
 

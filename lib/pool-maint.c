@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The pool's slow work, off every VM's critical path and one at a time per pool (the directory
  * lock): fill (new slots), scrub (dirty -> clean) and drain (remove what is not claimed). */
 #define _GNU_SOURCE

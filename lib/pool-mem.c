@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Memory work on hugetlbfs files: allocate on a NUMA node, free, verify zeros. */
 #define _GNU_SOURCE
 #include "pool-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Inside the pool (lib/pool*.c only): slot names, the pool directory, hugepage capacity and the
  * memory work on hugetlbfs files. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What `fastpass pool status` shows and one round of `fastpass pool serve` (reclaim, scrub,
  * count, refill), here where tests reach them; the CLI parses options and prints. */
 #include "pool-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who uses a slot: a process that maps its file (a running QEMU) or holds it open, found by
  * device and inode under procfs, so a rename of the slot does not hide it. Scrub never punches
  * the pages of a file a guest still maps, and a claim nobody uses is taken back.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The pool's slots as names in a directory: parsing them, listing, claim and release (the calls
  * the hook and the QEMU wrapper make: each one rename, no lock, returns at once). */
 #define _GNU_SOURCE

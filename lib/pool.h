@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The memory pool: guest RAM files on hugetlbfs, faulted in and zeroed before a VM asks for them,
  * so QEMU's prealloc finds every page already there and zeroing leaves the VM's critical path.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Prepare a set of PCI devices for a VM (bind to vfio-pci, reset) and release them again, all
  * devices at once in worker threads, every kernel write bounded by a per-device deadline.
  * Prepare is all or nothing: when one device fails, every device it moved goes back. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The guest's serial console, read as it is written, and the marker of the first kernel line. */
 #define _GNU_SOURCE /* memmem */
 #include "profile.h"
@@ -143,7 +144,8 @@ fp_console_file_poll(FpConsoleFile *f, FpConsoleScan *scan)
         }
         return;
     }
-    if (f->fd >= 0 && (fstat(f->fd, &by_fd) < 0 || by_fd.st_ino != by_path.st_ino || by_fd.st_dev != by_path.st_dev)) {
+    if (f->fd >= 0 && (fstat(f->fd, &by_fd) < 0 || by_fd.st_ino != by_path.st_ino ||
+                       by_fd.st_dev != by_path.st_dev)) {
         close(f->fd); /* replaced: a new file for a new start */
         f->fd = -1;
     }
@@ -165,8 +167,9 @@ fp_console_file_poll(FpConsoleFile *f, FpConsoleScan *scan)
 }
 
 gboolean
-fp_console_file_wait(FpConsoleFile *f, FpConsoleScan *scan, gint64 deadline_us, volatile sig_atomic_t *cancel,
-                     gboolean (*alive)(void *user), void *user, gint64 *found_us)
+fp_console_file_wait(FpConsoleFile *f, FpConsoleScan *scan, gint64 deadline_us,
+                     volatile sig_atomic_t *cancel, gboolean (*alive)(void *user), void *user,
+                     gint64 *found_us)
 {
     guint tick = 0;
 
@@ -205,7 +208,8 @@ fp_profile_console_of(xmlDoc *doc, char **path)
     if ((*path = fp_xml_prop(fp_xml_child(chr, "log"), "file")))
         return FP_CONSOLE_FILE;
     if (fp_xml_prop_is(chr, "type", "file"))
-        return (*path = fp_xml_prop(fp_xml_child(chr, "source"), "path")) ? FP_CONSOLE_FILE : FP_CONSOLE_NONE;
+        return (*path = fp_xml_prop(fp_xml_child(chr, "source"), "path")) ? FP_CONSOLE_FILE
+                                                                          : FP_CONSOLE_NONE;
     if (fp_xml_prop_is(chr, "type", "pty"))
         return FP_CONSOLE_PTY;
     return FP_CONSOLE_NONE;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* --direct: QEMU run by the profiler itself, no libvirt. QEMU starts with -S and QMP on its
  * stdin/stdout: the QMP greeting says the machine is built (guest memory allocated), `cont`
  * starts the vCPUs and QEMU's own RESUME event stamps that moment. */
@@ -23,8 +24,7 @@ add(GPtrArray *argv, const char *arg)
     g_ptr_array_add(argv, g_strdup(arg));
 }
 
-static void G_GNUC_PRINTF(2, 3)
-addf(GPtrArray *argv, const char *fmt, ...)
+static void G_GNUC_PRINTF(2, 3) addf(GPtrArray *argv, const char *fmt, ...)
 {
     va_list ap;
 
@@ -128,12 +128,15 @@ fp_profile_direct_argv(xmlDoc *doc, const FpFirmware *fw, const char *qemu, cons
     add(argv, "-object");
     if (page)
         /* What libvirt gives a hugepage domain: a file on hugetlbfs, populated at start. */
-        addf(argv, "memory-backend-file,id=pc.ram,size=%" G_GUINT64_FORMAT "k,mem-path=/dev/hugepages,prealloc=on",
+        addf(argv,
+             "memory-backend-file,id=pc.ram,size=%" G_GUINT64_FORMAT
+             "k,mem-path=/dev/hugepages,prealloc=on",
              kib);
     else
         /* VFIO pins all guest memory anyway: preallocating is what such a guest costs. */
         addf(argv, "memory-backend-ram,id=pc.ram,size=%" G_GUINT64_FORMAT "k%s", kib,
-             fp_xml_prop_is(fp_xml_child(backing, "allocation"), "mode", "immediate") || dom->hostdevs->len
+             fp_xml_prop_is(fp_xml_child(backing, "allocation"), "mode", "immediate") ||
+                     dom->hostdevs->len
                  ? ",prealloc=on"
                  : "");
     if (vcpus) {
@@ -233,8 +236,8 @@ qmp_send(Qmp *q, const char *cmd)
 /* Reads lines until one is the command's reply; *RESUME_US set from a RESUME event on the
  * way (QEMU's own timestamp). */
 static gboolean
-qmp_reply(Qmp *q, GString *line, gint64 deadline_us, volatile sig_atomic_t *cancel, gint64 *resume_us,
-          GError **error)
+qmp_reply(Qmp *q, GString *line, gint64 deadline_us, volatile sig_atomic_t *cancel,
+          gint64 *resume_us, GError **error)
 {
     while (qmp_line(q, line, deadline_us, cancel)) {
         json_object *j = json_tokener_parse(line->str);
@@ -245,8 +248,9 @@ qmp_reply(Qmp *q, GString *line, gint64 deadline_us, volatile sig_atomic_t *canc
         if (ev && !strcmp(ev, "RESUME") && resume_us) {
             json_object *ts = json_object_object_get(j, "timestamp");
 
-            *resume_us = json_object_get_int64(json_object_object_get(ts, "seconds")) * G_USEC_PER_SEC +
-                         json_object_get_int64(json_object_object_get(ts, "microseconds"));
+            *resume_us =
+                json_object_get_int64(json_object_object_get(ts, "seconds")) * G_USEC_PER_SEC +
+                json_object_get_int64(json_object_object_get(ts, "microseconds"));
         }
         if (err) {
             g_set_error(error, FP_ERROR, FP_ERROR_HOST, "QMP: %s",
@@ -387,14 +391,16 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
     /* Old output must not count as this start's. */
     g_unlink(trace);
     if (truncate(console, 0) < 0 && errno != ENOENT) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot empty the console file %s: %s", console, g_strerror(errno));
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot empty the console file %s: %s", console,
+                    g_strerror(errno));
         goto out;
     }
     cf = fp_console_file_new(console);
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
         (errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot set up QEMU's monitor socket: %s", g_strerror(errno));
+        g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot set up QEMU's monitor socket: %s",
+                    g_strerror(errno));
         goto out;
     }
     fp_profile_run_set(run, FP_PT_START_CALL, g_get_real_time(), "spawn");
@@ -432,10 +438,12 @@ fp_profile_direct_run(const FpDirectOptions *o, GError **error)
     if (!qmp_send(&q, "{\"execute\":\"qmp_capabilities\"}") ||
         !qmp_reply(&q, line, deadline, o->cancel, NULL, error))
         goto stop;
-    if (!qmp_send(&q, "{\"execute\":\"cont\"}") || !qmp_reply(&q, line, deadline, o->cancel, &resume, error))
+    if (!qmp_send(&q, "{\"execute\":\"cont\"}") ||
+        !qmp_reply(&q, line, deadline, o->cancel, &resume, error))
         goto stop;
     /* RESUME may follow cont's reply. */
-    while (!resume && qmp_line(&q, line, MIN(deadline, g_get_real_time() + G_USEC_PER_SEC), o->cancel)) {
+    while (!resume &&
+           qmp_line(&q, line, MIN(deadline, g_get_real_time() + G_USEC_PER_SEC), o->cancel)) {
         json_object *j = json_tokener_parse(line->str);
         const char *ev = json_object_get_string(json_object_object_get(j, "event"));
         json_object *ts = json_object_object_get(j, "timestamp");

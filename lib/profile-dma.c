@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* VFIO DMA map/unmap calls, counted from QEMU's trace output (the "log" trace backend writes
  * "NAME args" or, with -msg timestamp=on as libvirt sets it, "PID@SECS.USECS:NAME args").
  * fastpass's QEMU traces each VFIO_IOMMU_MAP_DMA / _UNMAP_DMA ioctl; its listener keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Firmware milestones from QEMU's fw_cfg trace. OVMF's release builds print nothing on their
  * debug port, but each phase reads fw_cfg keys of its own: PlatformPei probes the interface
  * first (SEC is over), DXE's ACPI driver reads etc/table-loader and QemuKernelLoaderFsDxe the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* When a process started, from /proc: the fallback for QEMU's exec time. */
 #include "profile.h"
 
@@ -33,7 +34,8 @@ fp_profile_parse_proc_starttime(const char *stat_text, guint64 *ticks)
 gboolean
 fp_profile_proc_start_us(const char *proc_root, gint64 pid, gint64 *us, GError **error)
 {
-    g_autofree char *path = g_strdup_printf("%s/%" G_GINT64_FORMAT "/stat", proc_root ? proc_root : "/proc", pid);
+    g_autofree char *path =
+        g_strdup_printf("%s/%" G_GINT64_FORMAT "/stat", proc_root ? proc_root : "/proc", pid);
     g_autofree char *text = NULL;
     struct timespec boot;
     guint64 ticks;

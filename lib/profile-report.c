@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A profile as JSON (for the benchmark and for charts made later) and as text (for people). */
 #include "profile.h"
 
@@ -91,7 +92,8 @@ run_json(const FpProfileRun *run)
             continue;
         json_object_object_add(points, fp_profile_point_name(i), json_object_new_int64(run->at[i]));
         if (run->source[i])
-            json_object_object_add(sources, fp_profile_point_name(i), json_object_new_string(run->source[i]));
+            json_object_object_add(sources, fp_profile_point_name(i),
+                                   json_object_new_string(run->source[i]));
     }
     json_object_object_add(j, "points_us", points);
     json_object_object_add(j, "sources", sources);
@@ -113,7 +115,8 @@ run_json(const FpProfileRun *run)
         json_object_array_add(jphases, jp);
     }
     json_object_object_add(j, "phases", jphases);
-    json_object_object_add(j, "kernel_line", run->kernel_line ? json_object_new_string(run->kernel_line) : NULL);
+    json_object_object_add(j, "kernel_line",
+                           run->kernel_line ? json_object_new_string(run->kernel_line) : NULL);
     json_object_object_add(j, "firmware",
                            run->firmware ? fp_firmware_to_json(run->firmware) : NULL);
     if (run->firmware_marks && run->firmware_marks->len)
@@ -166,9 +169,12 @@ fp_profile_to_json(const FpProfile *p)
         json_object_array_add(phases, jp);
     }
     json_object_object_add(sum, "phases_ms", phases);
-    json_object_object_add(sum, "vfio_dma_map", s->dma_map >= 0 ? json_object_new_int64(s->dma_map) : NULL);
-    json_object_object_add(sum, "vfio_dma_unmap", s->dma_unmap >= 0 ? json_object_new_int64(s->dma_unmap) : NULL);
-    json_object_object_add(sum, "vfio_dma_remap", s->dma_remap >= 0 ? json_object_new_int64(s->dma_remap) : NULL);
+    json_object_object_add(sum, "vfio_dma_map",
+                           s->dma_map >= 0 ? json_object_new_int64(s->dma_map) : NULL);
+    json_object_object_add(sum, "vfio_dma_unmap",
+                           s->dma_unmap >= 0 ? json_object_new_int64(s->dma_unmap) : NULL);
+    json_object_object_add(sum, "vfio_dma_remap",
+                           s->dma_remap >= 0 ? json_object_new_int64(s->dma_remap) : NULL);
     json_object_object_add(sum, "runs", json_object_new_int((int)p->runs->len));
     json_object_object_add(j, "summary", sum);
     return j;
@@ -184,8 +190,10 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
     json_object *notes = json_object_object_get(j, "notes");
     json_object *devices = json_object_object_get(j, "devices");
 
-    if (!json_object_is_type(j, json_type_object) || !json_object_is_type(points, json_type_object)) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: run %u has no \"points_us\" object", origin, idx + 1);
+    if (!json_object_is_type(j, json_type_object) ||
+        !json_object_is_type(points, json_type_object)) {
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: run %u has no \"points_us\" object",
+                    origin, idx + 1);
         return NULL;
     }
     for (guint i = 0; i < FP_PT_COUNT; i++) {
@@ -194,8 +202,9 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
         if (!v)
             continue;
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: run %u: point \"%s\" is not a positive integer",
-                        origin, idx + 1, fp_profile_point_name(i));
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                        "%s: run %u: point \"%s\" is not a positive integer", origin, idx + 1,
+                        fp_profile_point_name(i));
             return NULL;
         }
         fp_profile_run_set(run, i, json_object_get_int64(v),
@@ -215,7 +224,8 @@ run_from_json(json_object *j, guint idx, const char *origin, GError **error)
         run->dma_remap = json_object_get_int64(json_object_object_get(dma, "remap"));
         run->dma_ioctl = g_strcmp0(fp_json_str(dma, "counted"), "ioctl") == 0;
     }
-    for (size_t i = 0; json_object_is_type(notes, json_type_array) && i < json_object_array_length(notes); i++) {
+    for (size_t i = 0;
+         json_object_is_type(notes, json_type_array) && i < json_object_array_length(notes); i++) {
         const char *n = json_object_get_string(json_object_array_get_idx(notes, i));
 
         if (n)
@@ -232,11 +242,13 @@ fp_profile_from_json(json_object *j, const char *origin, GError **error)
     json_object *fmt = json_object_object_get(j, "fastpass_profile");
 
     if (!json_object_is_type(j, json_type_object) || !json_object_is_type(fmt, json_type_int)) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: not a fastpass profile (no \"fastpass_profile\")", origin);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "%s: not a fastpass profile (no \"fastpass_profile\")", origin);
         return NULL;
     }
     if (json_object_get_int(fmt) != FP_PROFILE_FORMAT) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: profile format %d, this fastpass reads %d", origin,
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "%s: profile format %d, this fastpass reads %d", origin,
                     json_object_get_int(fmt), FP_PROFILE_FORMAT);
         return NULL;
     }
@@ -246,7 +258,8 @@ fp_profile_from_json(json_object *j, const char *origin, GError **error)
     }
     p = fp_profile_new(fp_json_str(j, "label"), fp_json_str(j, "domain"), fp_json_str(j, "mode"));
     for (size_t i = 0; i < json_object_array_length(runs); i++) {
-        FpProfileRun *run = run_from_json(json_object_array_get_idx(runs, i), (guint)i, origin, error);
+        FpProfileRun *run =
+            run_from_json(json_object_array_get_idx(runs, i), (guint)i, origin, error);
 
         if (!run)
             return NULL;
@@ -296,7 +309,8 @@ append_stats(GString *out, const char *name, const FpStats *st, gboolean many, g
     if (many && ms)
         g_string_append_printf(out, "   (min %.1f, max %.1f, n=%u)", st->min, st->max, st->n);
     else if (many)
-        g_string_append_printf(out, "   (min %.3f, max %.3f, n=%u)", st->min / 1000, st->max / 1000, st->n);
+        g_string_append_printf(out, "   (min %.3f, max %.3f, n=%u)", st->min / 1000, st->max / 1000,
+                               st->n);
     g_string_append_c(out, '\n');
 }
 
@@ -304,16 +318,21 @@ static void
 append_devices(GString *out, json_object *devices)
 {
     for (size_t i = 0; i < json_object_array_length(devices); i++) {
-        json_object *d = json_object_array_get_idx(devices, i), *steps = json_object_object_get(d, "steps");
+        json_object *d = json_object_array_get_idx(devices, i),
+                    *steps = json_object_object_get(d, "steps");
 
-        g_string_append_printf(out, "      %s %s:", fp_json_str(d, "bdf") ? fp_json_str(d, "bdf") : "?",
+        g_string_append_printf(out,
+                               "      %s %s:", fp_json_str(d, "bdf") ? fp_json_str(d, "bdf") : "?",
                                fp_json_str(d, "status") ? fp_json_str(d, "status") : "?");
-        for (size_t s = 0; json_object_is_type(steps, json_type_array) && s < json_object_array_length(steps); s++) {
+        for (size_t s = 0;
+             json_object_is_type(steps, json_type_array) && s < json_object_array_length(steps);
+             s++) {
             json_object *st = json_object_array_get_idx(steps, s);
             double start = json_object_get_double(json_object_object_get(st, "start_ms"));
             double ms = json_object_get_double(json_object_object_get(st, "ms"));
 
-            g_string_append_printf(out, "%s %s %.0f ms (+%.0f)", s ? "," : "", fp_json_str(st, "step"), ms, start);
+            g_string_append_printf(out, "%s %s %.0f ms (+%.0f)", s ? "," : "",
+                                   fp_json_str(st, "step"), ms, start);
         }
         g_string_append_c(out, '\n');
     }
@@ -345,7 +364,8 @@ append_notes(GString *out, const FpProfile *p)
                 idx = texts->len - 1;
             }
             g_string_append_printf(g_ptr_array_index(starts, idx), "%s%u",
-                                   ((GString *)g_ptr_array_index(starts, idx))->len ? ", " : "", r + 1);
+                                   ((GString *)g_ptr_array_index(starts, idx))->len ? ", " : "",
+                                   r + 1);
         }
     }
     for (guint i = 0; i < texts->len; i++) {
@@ -356,8 +376,11 @@ append_notes(GString *out, const FpProfile *p)
             count += *c == ',';
         if (p->runs->len > 1)
             g_string_append_printf(out, "  note (%s%s): %s\n",
-                                   count == p->runs->len ? "all starts" : count > 1 ? "starts " : "start ",
-                                   count == p->runs->len ? "" : which->str, (const char *)g_ptr_array_index(texts, i));
+                                   count == p->runs->len ? "all starts"
+                                   : count > 1           ? "starts "
+                                                         : "start ",
+                                   count == p->runs->len ? "" : which->str,
+                                   (const char *)g_ptr_array_index(texts, i));
         else
             g_string_append_printf(out, "  note: %s\n", (const char *)g_ptr_array_index(texts, i));
     }
@@ -421,20 +444,23 @@ fp_profile_format_text(const FpProfile *p)
     g_autoptr(FpProfileSummary) s = fp_profile_summarize(p);
     gboolean many = p->runs->len > 1;
 
-    g_string_append_printf(out, "%s (%s, %s): %u start%s\n", p->label ? p->label : "", p->domain ? p->domain : "",
-                           p->mode ? p->mode : "", p->runs->len, p->runs->len == 1 ? "" : "s");
+    g_string_append_printf(out, "%s (%s, %s): %u start%s\n", p->label ? p->label : "",
+                           p->domain ? p->domain : "", p->mode ? p->mode : "", p->runs->len,
+                           p->runs->len == 1 ? "" : "s");
     for (guint r = 0; r < p->runs->len; r++) {
         const FpProfileRun *run = g_ptr_array_index(p->runs, r);
         gint64 i, b, c;
 
         g_string_append_printf(out, "  run %u:", r + 1);
         if (fp_profile_run_times(run, &i, &b, &c))
-            g_string_append_printf(out, " creation %.3f s = init %.3f s + BIOS %.3f s", c / 1e6, i / 1e6, b / 1e6);
+            g_string_append_printf(out, " creation %.3f s = init %.3f s + BIOS %.3f s", c / 1e6,
+                                   i / 1e6, b / 1e6);
         else
             g_string_append(out, " creation time not measured");
-        g_string_append_printf(out, "  [exec: %s, vCPU start: %s]\n",
-                               run->source[FP_PT_QEMU_EXEC] ? run->source[FP_PT_QEMU_EXEC] : "not seen",
-                               run->source[FP_PT_VCPU_START] ? run->source[FP_PT_VCPU_START] : "not seen");
+        g_string_append_printf(
+            out, "  [exec: %s, vCPU start: %s]\n",
+            run->source[FP_PT_QEMU_EXEC] ? run->source[FP_PT_QEMU_EXEC] : "not seen",
+            run->source[FP_PT_VCPU_START] ? run->source[FP_PT_VCPU_START] : "not seen");
     }
     append_firmware(out, p);
     append_notes(out, p);

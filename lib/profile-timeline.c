@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The hook's and the wrapper's timelines (timeline.h) as points of a profiled start. */
 #include "profile.h"
 

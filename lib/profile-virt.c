@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Profiling starts through libvirt: the start call, libvirt's lifecycle events and QEMU's RESUME
  * (forwarded by libvirt with QEMU's own timestamp) for the vCPU start, the serial console read
  * as the guest writes it, the hook's and the wrapper's timelines, and the domain log for QEMU
@@ -44,7 +45,8 @@ set_virt_error(GError **error, const char *what)
 {
     const char *msg = virGetLastErrorMessage();
 
-    g_set_error(error, FP_ERROR, FP_ERROR_HOST, "%s: %s", what, msg ? msg : "unknown libvirt error");
+    g_set_error(error, FP_ERROR, FP_ERROR_HOST, "%s: %s", what,
+                msg ? msg : "unknown libvirt error");
 }
 
 static gpointer
@@ -93,8 +95,8 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 }
 
 static void
-on_monitor(virConnectPtr conn, virDomainPtr dom, const char *event, long long seconds, unsigned int micros,
-           const char *details, void *opaque)
+on_monitor(virConnectPtr conn, virDomainPtr dom, const char *event, long long seconds,
+           unsigned int micros, const char *details, void *opaque)
 {
     Watch *w = opaque;
 
@@ -143,14 +145,16 @@ virt_open(Virt *v, const char *uri, GError **error)
     }
     v->timer = virEventAddTimeout(100, loop_tick, NULL, NULL);
     v->loop = g_thread_new("libvirt-events", loop_thread, v);
-    v->lifecycle_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                       VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), &v->watch, NULL);
+    v->lifecycle_id =
+        virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), &v->watch, NULL);
     if (v->lifecycle_id < 0) {
         set_virt_error(error, "cannot watch lifecycle events");
         return FALSE;
     }
     /* Optional: a driver without QEMU monitor events leaves libvirt's own events. */
-    v->monitor_id = virConnectDomainQemuMonitorEventRegister(v->conn, NULL, "RESUME", on_monitor, &v->watch, NULL, 0);
+    v->monitor_id = virConnectDomainQemuMonitorEventRegister(v->conn, NULL, "RESUME", on_monitor,
+                                                             &v->watch, NULL, 0);
     return TRUE;
 }
 
@@ -218,13 +222,16 @@ read_domain_log(FpProfileRun *run, const char *log, goffset offset, gint64 not_b
         fp_profile_count_dma(run, text + offset, len - (gsize)offset);
     }
     if (!run->dma_visible)
-        fp_profile_run_note(run, "VFIO DMA calls not visible (no QEMU trace output in %s; try --trace-dma)", log);
+        fp_profile_run_note(
+            run, "VFIO DMA calls not visible (no QEMU trace output in %s; try --trace-dma)", log);
 }
 
 static void
-qemu_exec_from_proc(FpProfileRun *run, const FpVirtProfileOptions *o, const char *name, gint64 *exec_us)
+qemu_exec_from_proc(FpProfileRun *run, const FpVirtProfileOptions *o, const char *name,
+                    gint64 *exec_us)
 {
-    g_autofree char *pidfile = g_strdup_printf("%s/%s.pid", o->pid_dir ? o->pid_dir : "/run/libvirt/qemu", name);
+    g_autofree char *pidfile =
+        g_strdup_printf("%s/%s.pid", o->pid_dir ? o->pid_dir : "/run/libvirt/qemu", name);
     g_autofree char *text = NULL;
     g_autoptr(GError) error = NULL;
     guint64 pid;
@@ -249,8 +256,8 @@ still_running(void *user)
 
 /* The kernel line through a console stream (pty consoles). */
 static gboolean
-stream_wait(virStreamPtr st, FpConsoleScan *scan, gint64 deadline, volatile sig_atomic_t *cancel, Watch *w,
-            gint64 *found)
+stream_wait(virStreamPtr st, FpConsoleScan *scan, gint64 deadline, volatile sig_atomic_t *cancel,
+            Watch *w, gint64 *found)
 {
     char buf[4096];
 
@@ -259,7 +266,8 @@ stream_wait(virStreamPtr st, FpConsoleScan *scan, gint64 deadline, volatile sig_
 
         if (n > 0 && fp_console_scan_feed(scan, buf, (gsize)n)) {
             *found = g_get_real_time();
-            for (int i = 0; i < 50 && (n = virStreamRecv(st, buf, sizeof(buf))) != 0 && n != -1; i++) {
+            for (int i = 0; i < 50 && (n = virStreamRecv(st, buf, sizeof(buf))) != 0 && n != -1;
+                 i++) {
                 if (n > 0)
                     fp_console_scan_feed(scan, buf, (gsize)n);
                 else
@@ -282,13 +290,13 @@ destroy(virDomainPtr dom, Watch *w)
         return;
     /* A transient domain is gone (-1), a defined one inactive (0); and the STOPPED event is
      * taken here, so that it cannot reach the next start's watch. */
-    for (int i = 0; i < 500 && (virDomainIsActive(dom) == 1 || (watch_get(w, &w->started) && !watch_get(w, &w->stopped)));
+    for (int i = 0; i < 500 && (virDomainIsActive(dom) == 1 ||
+                                (watch_get(w, &w->started) && !watch_get(w, &w->stopped)));
          i++)
         g_usleep(10000);
 }
 
-static void
-say(const FpVirtProfileOptions *o, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void say(const FpVirtProfileOptions *o, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void
 say(const FpVirtProfileOptions *o, const char *fmt, ...)
 {
@@ -322,14 +330,16 @@ firmware_of_start(FpProfileRun *run, virDomainPtr dom, xmlDoc *started)
 
 /* One start, measured; the domain is destroyed before it returns. */
 static FpProfileRun *
-profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char *name, GError **error)
+profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char *name,
+             GError **error)
 {
     g_autoptr(FpProfileRun) run = fp_profile_run_new();
     g_autoptr(xmlDoc) doc = NULL;
     g_autoptr(FpConsoleScan) scan = fp_console_scan_new(FP_KERNEL_LINE_MARK);
     g_autoptr(FpConsoleFile) cf = NULL;
     g_autofree char *console = NULL;
-    g_autofree char *log = g_strdup_printf("%s/%s.log", o->log_dir ? o->log_dir : "/var/log/libvirt/qemu", name);
+    g_autofree char *log =
+        g_strdup_printf("%s/%s.log", o->log_dir ? o->log_dir : "/var/log/libvirt/qemu", name);
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
     virDomainPtr dom = NULL;
     virStreamPtr st = NULL;
@@ -343,7 +353,8 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
         return NULL;
     kind = fp_profile_console_of(doc, &console);
     if (kind == FP_CONSOLE_NONE)
-        fp_profile_run_note(run, "the domain has no serial console: no kernel line, no BIOS or creation time");
+        fp_profile_run_note(
+            run, "the domain has no serial console: no kernel line, no BIOS or creation time");
     /* A pty drops what the guest writes before anyone reads it: start paused, attach, resume;
      * the pause is left out of init and BIOS time. */
     flags = kind == FP_CONSOLE_PTY ? VIR_DOMAIN_START_PAUSED : 0;
@@ -357,10 +368,12 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     watch_reset(&v->watch, name);
 
     t0 = g_get_real_time();
-    fp_profile_run_set(run, FP_PT_START_CALL, t0, o->is_xml ? "virDomainCreateXML" : "virDomainCreateWithFlags");
+    fp_profile_run_set(run, FP_PT_START_CALL, t0,
+                       o->is_xml ? "virDomainCreateXML" : "virDomainCreateWithFlags");
     if (o->is_xml || o->trace_dma) {
         dom = virDomainCreateXML(v->conn, xml, flags);
-    } else if ((dom = virDomainLookupByName(v->conn, o->target)) && virDomainCreateWithFlags(dom, flags) < 0) {
+    } else if ((dom = virDomainLookupByName(v->conn, o->target)) &&
+               virDomainCreateWithFlags(dom, flags) < 0) {
         virDomainFree(dom);
         dom = NULL;
     }
@@ -388,25 +401,29 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
         }
     }
     if (kind == FP_CONSOLE_FILE)
-        seen = fp_console_file_wait(cf, scan, deadline, o->cancel, still_running, &v->watch, &found);
+        seen =
+            fp_console_file_wait(cf, scan, deadline, o->cancel, still_running, &v->watch, &found);
     else if (kind == FP_CONSOLE_PTY)
         seen = stream_wait(st, scan, deadline, o->cancel, &v->watch, &found);
     else
         seen = FALSE;
     if (seen) {
-        fp_profile_run_set(run, FP_PT_KERNEL_LINE, found, kind == FP_CONSOLE_FILE ? "console-file" : "console-stream");
+        fp_profile_run_set(run, FP_PT_KERNEL_LINE, found,
+                           kind == FP_CONSOLE_FILE ? "console-file" : "console-stream");
         run->kernel_line = g_strdup(fp_console_scan_line(scan));
     } else if (o->cancel && *o->cancel) {
         g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "interrupted");
         goto out;
     } else if (kind != FP_CONSOLE_NONE) {
         fp_profile_run_note(run, "no \"%s\" on the console %s", FP_KERNEL_LINE_MARK,
-                            still_running(&v->watch) ? "within the timeout" : "before the domain stopped");
+                            still_running(&v->watch) ? "within the timeout"
+                                                     : "before the domain stopped");
     }
 
     /* The events come through the loop thread: read them now, the console could not wait. */
-    for (int i = 0; i < 200 && !watch_get(&v->watch, &v->watch.qmp_resume) &&
-                    !watch_get(&v->watch, kind == FP_CONSOLE_PTY ? &v->watch.resumed : &v->watch.started);
+    for (int i = 0;
+         i < 200 && !watch_get(&v->watch, &v->watch.qmp_resume) &&
+         !watch_get(&v->watch, kind == FP_CONSOLE_PTY ? &v->watch.resumed : &v->watch.started);
          i++)
         g_usleep(5000);
     if ((vcpu = watch_get(&v->watch, &v->watch.qmp_resume)) >= t0)
@@ -418,7 +435,8 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     else
         fp_profile_run_note(run, "no event told when the vCPUs started");
     if (kind != FP_CONSOLE_PTY && run->at[FP_PT_VCPU_START])
-        fp_profile_run_set(run, FP_PT_INIT_END, run->at[FP_PT_VCPU_START], run->source[FP_PT_VCPU_START]);
+        fp_profile_run_set(run, FP_PT_INIT_END, run->at[FP_PT_VCPU_START],
+                           run->source[FP_PT_VCPU_START]);
     firmware_of_start(run, dom, doc);
     fp_profile_read_timelines(run, o->run_dir, uuid, name, t0);
     read_domain_log(run, log, log_offset, t0);
@@ -427,8 +445,9 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     if (!run->at[FP_PT_QEMU_EXEC] && proc_exec && proc_exec >= t0 - 2 * G_USEC_PER_SEC / 100)
         fp_profile_run_set(run, FP_PT_QEMU_EXEC, MAX(proc_exec, t0), "proc-stat");
     else if (!run->at[FP_PT_QEMU_EXEC] && proc_exec)
-        fp_profile_run_note(run, "QEMU's process started %.0f ms before this start call: not this start's",
-                            (t0 - proc_exec) / 1000.0);
+        fp_profile_run_note(
+            run, "QEMU's process started %.0f ms before this start call: not this start's",
+            (t0 - proc_exec) / 1000.0);
     ok = TRUE;
 
 out:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One profiled start: its points, the phases between them, and summaries over several starts. */
 #include "profile.h"
 
@@ -93,19 +94,56 @@ static const struct {
     FpPoint to;
     FpPoint unless; /* FP_PT_COUNT: none */
 } phase_table[] = {
-    {{"before-hook", "libvirt, before the hook", FALSE}, {FP_PT_START_CALL}, 1, FP_PT_HOOK_BEGIN, FP_PT_COUNT},
-    {{"hook-setup", "hook: setup and QEMU probe", FALSE}, {FP_PT_HOOK_BEGIN}, 1, FP_PT_DEVICES_BEGIN, FP_PT_COUNT},
-    {{"devices", "hook: device preparation", FALSE}, {FP_PT_DEVICES_BEGIN}, 1, FP_PT_DEVICES_END, FP_PT_COUNT},
-    {{"hugepages", "hook: hugepage reservation", FALSE}, {FP_PT_DEVICES_END}, 1, FP_PT_HOOK_END, FP_PT_COUNT},
-    {{"hook", "hook: probe and hugepages", FALSE}, {FP_PT_HOOK_BEGIN}, 1, FP_PT_HOOK_END, FP_PT_DEVICES_END},
-    {{"before-exec", "libvirt, until QEMU exec", FALSE}, {FP_PT_HOOK_END, FP_PT_START_CALL}, 2, FP_PT_QEMU_EXEC,
+    {{"before-hook", "libvirt, before the hook", FALSE},
+     {FP_PT_START_CALL},
+     1,
+     FP_PT_HOOK_BEGIN,
      FP_PT_COUNT},
-    {{"wrapper", "init: fastpass-qemu wrapper", TRUE}, {FP_PT_QEMU_EXEC}, 1, FP_PT_REAL_EXEC, FP_PT_COUNT},
-    {{"qemu-setup", "init: QEMU builds the machine", TRUE}, {FP_PT_REAL_EXEC, FP_PT_QEMU_EXEC}, 2, FP_PT_QMP_READY,
+    {{"hook-setup", "hook: setup and QEMU probe", FALSE},
+     {FP_PT_HOOK_BEGIN},
+     1,
+     FP_PT_DEVICES_BEGIN,
      FP_PT_COUNT},
-    {{"init", "init: until the vCPUs run", TRUE}, {FP_PT_QMP_READY, FP_PT_REAL_EXEC, FP_PT_QEMU_EXEC}, 3,
-     FP_PT_INIT_END, FP_PT_COUNT},
-    {{"bios", "BIOS: until \"Linux version\"", TRUE}, {FP_PT_VCPU_START}, 1, FP_PT_KERNEL_LINE, FP_PT_COUNT},
+    {{"devices", "hook: device preparation", FALSE},
+     {FP_PT_DEVICES_BEGIN},
+     1,
+     FP_PT_DEVICES_END,
+     FP_PT_COUNT},
+    {{"hugepages", "hook: hugepage reservation", FALSE},
+     {FP_PT_DEVICES_END},
+     1,
+     FP_PT_HOOK_END,
+     FP_PT_COUNT},
+    {{"hook", "hook: probe and hugepages", FALSE},
+     {FP_PT_HOOK_BEGIN},
+     1,
+     FP_PT_HOOK_END,
+     FP_PT_DEVICES_END},
+    {{"before-exec", "libvirt, until QEMU exec", FALSE},
+     {FP_PT_HOOK_END, FP_PT_START_CALL},
+     2,
+     FP_PT_QEMU_EXEC,
+     FP_PT_COUNT},
+    {{"wrapper", "init: fastpass-qemu wrapper", TRUE},
+     {FP_PT_QEMU_EXEC},
+     1,
+     FP_PT_REAL_EXEC,
+     FP_PT_COUNT},
+    {{"qemu-setup", "init: QEMU builds the machine", TRUE},
+     {FP_PT_REAL_EXEC, FP_PT_QEMU_EXEC},
+     2,
+     FP_PT_QMP_READY,
+     FP_PT_COUNT},
+    {{"init", "init: until the vCPUs run", TRUE},
+     {FP_PT_QMP_READY, FP_PT_REAL_EXEC, FP_PT_QEMU_EXEC},
+     3,
+     FP_PT_INIT_END,
+     FP_PT_COUNT},
+    {{"bios", "BIOS: until \"Linux version\"", TRUE},
+     {FP_PT_VCPU_START},
+     1,
+     FP_PT_KERNEL_LINE,
+     FP_PT_COUNT},
 };
 
 const FpPhaseInfo *
@@ -257,8 +295,9 @@ fp_profile_summarize(const FpProfile *p)
 
     for (guint k = 0; k < G_N_ELEMENTS(phase_table); k++) {
         guint m = 0;
-        FpPhaseStats ps = {
-            .id = phase_table[k].info.id, .label = phase_table[k].info.label, .creation = phase_table[k].info.creation};
+        FpPhaseStats ps = {.id = phase_table[k].info.id,
+                           .label = phase_table[k].info.label,
+                           .creation = phase_table[k].info.creation};
 
         for (guint r = 0; r < n; r++) {
             g_autoptr(GArray) phases = fp_profile_run_phases(g_ptr_array_index(p->runs, r));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The creation-time profiler's data (DESIGN.md's definitions): the moments one start was seen
  * at, the phases between them, statistics over repeated starts, their JSON, and the pure parts
  * of measuring (timeline files, console scanning, trace counting). Measuring through libvirt is
@@ -35,9 +36,9 @@ typedef struct {
     json_object *devices;      /* the hook's per-device report ("devices" array), or NULL */
     gboolean dma_visible;      /* VFIO DMA map/unmap counts below are real */
     gint64 dma_map, dma_unmap;
-    gint64 dma_remap;          /* maps of an IOVA range this start had mapped before */
-    gboolean dma_ioctl;        /* counted from QEMU's ioctl events, not its listener's */
-    GPtrArray *notes; /* char*: what could not be measured, and why */
+    gint64 dma_remap;       /* maps of an IOVA range this start had mapped before */
+    gboolean dma_ioctl;     /* counted from QEMU's ioctl events, not its listener's */
+    GPtrArray *notes;       /* char*: what could not be measured, and why */
     FpFirmware *firmware;   /* what this start booted; NULL: not known */
     GArray *firmware_marks; /* FpFirmwareMark, in time order: what the firmware asked QEMU for */
 } FpProfileRun;
@@ -60,7 +61,8 @@ const char *fp_profile_point_name(FpPoint pt);
 /* Init, BIOS and creation time in microseconds. FALSE when a point they need is missing. A
  * pause the profiler held between INIT_END and VCPU_START (to attach a console) is in neither:
  * creation = init + BIOS always. */
-gboolean fp_profile_run_times(const FpProfileRun *run, gint64 *init_us, gint64 *bios_us, gint64 *creation_us);
+gboolean fp_profile_run_times(const FpProfileRun *run, gint64 *init_us, gint64 *bios_us,
+                              gint64 *creation_us);
 
 /* Phases: consecutive intervals between the points a run has. */
 typedef struct {
@@ -89,9 +91,9 @@ gboolean fp_stats_compute(const double *values, guint n, FpStats *out);
 
 /* A profile: one configuration started one or more times. */
 typedef struct {
-    char *label;  /* the configuration's name in charts */
-    char *domain; /* the domain's name */
-    char *mode;   /* "libvirt" or "direct" */
+    char *label;     /* the configuration's name in charts */
+    char *domain;    /* the domain's name */
+    char *mode;      /* "libvirt" or "direct" */
     GPtrArray *runs; /* FpProfileRun* */
 } FpProfile;
 
@@ -107,7 +109,7 @@ typedef struct {
 
 typedef struct {
     FpStats init_ms, bios_ms, creation_ms, total_ms; /* total: start call -> kernel line */
-    GArray *phases;    /* FpPhaseStats, catalogue order, only phases some run has */
+    GArray *phases;            /* FpPhaseStats, catalogue order, only phases some run has */
     gint64 dma_map, dma_unmap; /* medians over runs where visible; -1 when none is */
     gint64 dma_remap;          /* median of the redundant maps; -1 when not visible */
     gboolean dma_ioctl;        /* every visible run counted QEMU's ioctl events */
@@ -133,8 +135,8 @@ char *fp_profile_format_text(const FpProfile *p);
  * $RUN_DIR/timeline/KEY.{hook,qemu}.json, taking only events at or after NOT_BEFORE_US (older
  * ones are from an earlier start). A missing, unreadable or stale file sets no point and adds
  * a note; it is not an error. */
-void fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
-                               gint64 not_before_us);
+void fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid,
+                               const char *name, gint64 not_before_us);
 /* The wrapper's exec points from the domain's log TEXT (this start's part) when it could not
  * write its timeline file (FP_TIMELINE_LOG_MARK lines). TRUE when one was found and taken. */
 gboolean fp_profile_qemu_exec_from_log(FpProfileRun *run, const char *text, gsize len,
@@ -168,8 +170,8 @@ void fp_console_file_poll(FpConsoleFile *f, FpConsoleScan *scan);
  * DEADLINE_US (CLOCK_REALTIME) passes, *CANCEL becomes non-zero, or ALIVE (when non-NULL)
  * returns FALSE (the guest is gone). */
 gboolean fp_console_file_wait(FpConsoleFile *f, FpConsoleScan *scan, gint64 deadline_us,
-                              volatile sig_atomic_t *cancel, gboolean (*alive)(void *user), void *user,
-                              gint64 *found_us);
+                              volatile sig_atomic_t *cancel, gboolean (*alive)(void *user),
+                              void *user, gint64 *found_us);
 
 /* --- a process's start time, when no wrapper recorded QEMU's exec --- */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Rewriting the QEMU command line libvirt builds, for the emulator wrapper. Pure: argv in,
  * argv out plus a list of what changed; anything it does not understand is left alone. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a QEMU binary supports, probed once per binary (path, size, mtime) and cached. */
 #pragma once
 

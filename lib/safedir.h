@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Files root keeps next to files others write. Each run directory a root process of fastpass
  * uses is reached from "/" one component at a time without following symlinks and must be owned
  * by root (or the caller) and writable by nobody else; files inside are then opened with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading and writing sysfs attributes, with writes that cannot hang the caller. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Creation-time events of one domain (hook phases, QEMU exec), in a JSON file under the run
  * directory that the profiler reads: {"domain": NAME, "events": [{"event", "time_us", ...}]}. */
 #pragma once

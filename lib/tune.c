@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tune.h"
 
 #include "cpuset.h"
@@ -13,29 +14,64 @@
 
 /* libvirt's formatting order of the elements the rules insert, so new elements land where
  * `virsh dumpxml` would put them. */
-static const char *const domain_order[] = {
-    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
-    "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
-    "iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo", "bootloader",
-    "bootloader_args", "os", "idmap", "features", "cpu", "clock", "on_poweroff", "on_reboot",
-    "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel", "keywrap",
-    "launchSecurity", NULL};
-static const char *const membacking_order[] = {"hugepages", "nosharepages", "locked", "source",
-                                               "access", "allocation", "discard", NULL};
-static const char *const cputune_order[] = {
-    "shares", "period", "quota", "global_period", "global_quota", "emulator_period",
-    "emulator_quota", "iothread_period", "iothread_quota", "vcpupin", "emulatorpin",
-    "iothreadpin", "vcpusched", "iothreadsched", "emulatorsched", "cachetune", "memorytune", NULL};
+static const char *const domain_order[] = {"name",
+                                           "uuid",
+                                           "genid",
+                                           "title",
+                                           "description",
+                                           "metadata",
+                                           "maxMemory",
+                                           "memory",
+                                           "currentMemory",
+                                           "blkiotune",
+                                           "memtune",
+                                           "memoryBacking",
+                                           "vcpu",
+                                           "vcpus",
+                                           "iothreads",
+                                           "iothreadids",
+                                           "defaultiothread",
+                                           "cputune",
+                                           "numatune",
+                                           "resource",
+                                           "sysinfo",
+                                           "bootloader",
+                                           "bootloader_args",
+                                           "os",
+                                           "idmap",
+                                           "features",
+                                           "cpu",
+                                           "clock",
+                                           "on_poweroff",
+                                           "on_reboot",
+                                           "on_crash",
+                                           "on_lockfailure",
+                                           "pm",
+                                           "perf",
+                                           "devices",
+                                           "seclabel",
+                                           "keywrap",
+                                           "launchSecurity",
+                                           NULL};
+static const char *const membacking_order[] = {"hugepages", "nosharepages", "locked",  "source",
+                                               "access",    "allocation",   "discard", NULL};
+static const char *const cputune_order[] = {"shares",         "period",          "quota",
+                                            "global_period",  "global_quota",    "emulator_period",
+                                            "emulator_quota", "iothread_period", "iothread_quota",
+                                            "vcpupin",        "emulatorpin",     "iothreadpin",
+                                            "vcpusched",      "iothreadsched",   "emulatorsched",
+                                            "cachetune",      "memorytune",      NULL};
 static const char *const numatune_order[] = {"memory", "memnode", NULL};
-static const char *const os_order[] = {"type", "firmware", "loader", "nvram", "kernel", "initrd",
-                                       "cmdline", "shim", "dtb", "acpi", "boot", "initarg",
-                                       "initenv", "initdir", "inituser", "initgroup", "init",
-                                       "bootmenu", "smbios", "bios", NULL};
+static const char *const os_order[] = {
+    "type",     "firmware",  "loader", "nvram",    "kernel",  "initrd",  "cmdline",
+    "shim",     "dtb",       "acpi",   "boot",     "initarg", "initenv", "initdir",
+    "inituser", "initgroup", "init",   "bootmenu", "smbios",  "bios",    NULL};
 static const char *const devices_order[] = {
-    "emulator", "disk", "controller", "lease", "filesystem", "interface", "smartcard", "serial",
-    "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio", "video",
-    "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng", "panic",
-    "shmem", "memory", "iommu", "vsock", "crypto", NULL};
+    "emulator", "disk",       "controller", "lease",   "filesystem", "interface",   "smartcard",
+    "serial",   "parallel",   "console",    "channel", "input",      "tpm",         "graphics",
+    "sound",    "audio",      "video",      "hostdev", "redirdev",   "redirfilter", "hub",
+    "watchdog", "memballoon", "rng",        "panic",   "shmem",      "memory",      "iommu",
+    "vsock",    "crypto",     NULL};
 static const char *const hostdev_order[] = {"rom", "address", "acpi", "teaming", NULL};
 
 typedef struct {
@@ -46,13 +82,13 @@ typedef struct {
     gboolean apply;
     FpTuneResult *res;
     const char *rule;
-    gboolean uefi;          /* the domain boots UEFI (OVMF): the UEFI rules apply */
-    int node;               /* NUMA node of the domain's PCI devices; -1 unknown or none */
-    char *placement_note;   /* a warning about that choice, given when the numa rule acts */
+    gboolean uefi;        /* the domain boots UEFI (OVMF): the UEFI rules apply */
+    int node;             /* NUMA node of the domain's PCI devices; -1 unknown or none */
+    char *placement_note; /* a warning about that choice, given when the numa rule acts */
 } RuleCtx;
 
 static void G_GNUC_PRINTF(4, 5)
-finding(RuleCtx *ctx, xmlNode *where, const char *fix, const char *fmt, ...)
+    finding(RuleCtx *ctx, xmlNode *where, const char *fix, const char *fmt, ...)
 {
     FpFinding *f = g_new0(FpFinding, 1);
     va_list ap;
@@ -66,8 +102,7 @@ finding(RuleCtx *ctx, xmlNode *where, const char *fix, const char *fmt, ...)
     g_ptr_array_add(ctx->res->findings, f);
 }
 
-static void G_GNUC_PRINTF(2, 3)
-warn(RuleCtx *ctx, const char *fmt, ...)
+static void G_GNUC_PRINTF(2, 3) warn(RuleCtx *ctx, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *msg = NULL;
@@ -130,7 +165,7 @@ memory_sizes(RuleCtx *ctx, GArray *sizes, GError **error)
     if (!fp_domain_memory_kib(ctx->dom, &kib, error))
         return FALSE;
     g_array_append_val(sizes, kib);
-    fp_xml_foreach_child(cell, numa, "cell") {
+    fp_xml_foreach_child (cell, numa, "cell") {
         g_autofree char *mem = fp_xml_prop(cell, "memory"), *unit = fp_xml_prop(cell, "unit");
 
         if (mem) {
@@ -139,7 +174,7 @@ memory_sizes(RuleCtx *ctx, GArray *sizes, GError **error)
             g_array_append_val(sizes, kib);
         }
     }
-    fp_xml_foreach_child(dimm, fp_xml_child(ctx->root, "devices"), "memory") {
+    fp_xml_foreach_child (dimm, fp_xml_child(ctx->root, "devices"), "memory") {
         xmlNode *size = fp_xml_child(fp_xml_child(dimm, "target"), "size");
         g_autofree char *text = fp_xml_text(size), *unit = fp_xml_prop(size, "unit");
 
@@ -180,15 +215,18 @@ rule_hugepages(RuleCtx *ctx, GError **error)
         return FALSE;
     if (all_multiples(sizes, KIB_1G) && fp_host_has_page_size(ctx->host, KIB_1G))
         page = KIB_1G;
-    else if (all_multiples(sizes, KIB_2M) && (!pages_known || fp_host_has_page_size(ctx->host, KIB_2M)))
+    else if (all_multiples(sizes, KIB_2M) &&
+             (!pages_known || fp_host_has_page_size(ctx->host, KIB_2M)))
         page = KIB_2M;
 
     if (page)
         g_snprintf(fix, sizeof(fix),
-                   "<memoryBacking><hugepages><page size='%" G_GUINT64_FORMAT "' unit='KiB'/></hugepages>",
+                   "<memoryBacking><hugepages><page size='%" G_GUINT64_FORMAT
+                   "' unit='KiB'/></hugepages>",
                    page);
     else
-        g_snprintf(fix, sizeof(fix), "make guest memory a multiple of 2 MiB and add <memoryBacking><hugepages/>");
+        g_snprintf(fix, sizeof(fix),
+                   "make guest memory a multiple of 2 MiB and add <memoryBacking><hugepages/>");
     finding(ctx, mb ? mb : fp_xml_child(ctx->root, "memory"), fix,
             "guest memory is backed by 4 KiB pages: VFIO faults and zeroes %" G_GUINT64_FORMAT
             " pages one by one at start",
@@ -199,11 +237,14 @@ rule_hugepages(RuleCtx *ctx, GError **error)
         if (pages_known && !fp_host_has_page_size(ctx->host, KIB_2M))
             warn(ctx, "the host offers no 2 MiB or 1 GiB hugepages; left unchanged");
         else
-            warn(ctx, "guest memory (or a NUMA cell or DIMM) is not a multiple of 2 MiB; left unchanged");
+            warn(
+                ctx,
+                "guest memory (or a NUMA cell or DIMM) is not a multiple of 2 MiB; left unchanged");
         return TRUE;
     }
     if (!pages_known)
-        warn(ctx, "host hugepage sizes unknown (no sysfs entry, no --host-caps); chose 2 MiB pages");
+        warn(ctx,
+             "host hugepage sizes unknown (no sysfs entry, no --host-caps); chose 2 MiB pages");
     mb = fp_xml_ensure(ctx->root, "memoryBacking", domain_order);
     hp = fp_xml_insert(mb, "hugepages", membacking_order);
     pg = fp_xml_insert(hp, "page", NULL);
@@ -239,8 +280,11 @@ rule_allocation(RuleCtx *ctx, GError **error)
     xmlNode *alloc = fp_xml_child(mb, "allocation");
     g_autofree char *mode = fp_xml_prop(alloc, "mode");
     guint threads = prealloc_threads(ctx);
-    g_autofree char *fix = threads ? g_strdup_printf("<memoryBacking><allocation mode='immediate' threads='%u'/>", threads)
-                                   : g_strdup("<memoryBacking><allocation mode='immediate' threads='N'/> (N: CPUs of the NUMA node)");
+    g_autofree char *fix =
+        threads
+            ? g_strdup_printf("<memoryBacking><allocation mode='immediate' threads='%u'/>", threads)
+            : g_strdup("<memoryBacking><allocation mode='immediate' threads='N'/> (N: CPUs of the "
+                       "NUMA node)");
 
     if (g_strcmp0(mode, "ondemand") == 0)
         return TRUE; /* an explicit choice */
@@ -250,7 +294,8 @@ rule_allocation(RuleCtx *ctx, GError **error)
         return TRUE; /* nothing more to add without knowing the host's CPUs */
     finding(ctx, alloc ? alloc : (mb ? mb : ctx->root), fix,
             alloc ? "guest memory is allocated up front by a single thread"
-                  : "guest memory is allocated on demand by one thread; VFIO then faults it all in at start");
+                  : "guest memory is allocated on demand by one thread; VFIO then faults it all in "
+                    "at start");
     if (!ctx->apply)
         return TRUE;
     if (!alloc) {
@@ -286,8 +331,10 @@ plan_placement(RuleCtx *ctx)
 
         if (node < 0) {
             ctx->node = -1;
-            ctx->placement_note = g_strdup_printf("NUMA node of %s unknown (not in sysfs or the device "
-                                                  "topology file); placement skipped", hd->bdf);
+            ctx->placement_note =
+                g_strdup_printf("NUMA node of %s unknown (not in sysfs or the device "
+                                "topology file); placement skipped",
+                                hd->bdf);
             return;
         }
         v = GPOINTER_TO_UINT(g_hash_table_lookup(votes, GINT_TO_POINTER(node + 1))) + 1;
@@ -301,13 +348,14 @@ plan_placement(RuleCtx *ctx)
     }
     if (g_hash_table_size(votes) > 1)
         ctx->placement_note = g_strdup_printf("PCI devices span NUMA nodes %s; placing on node %d, "
-                                              "which holds most of them", seen->str, ctx->node);
+                                              "which holds most of them",
+                                              seen->str, ctx->node);
 }
 
 static gboolean
 vcpu_pinned(xmlNode *cputune, guint id)
 {
-    fp_xml_foreach_child(pin, cputune, "vcpupin") {
+    fp_xml_foreach_child (pin, cputune, "vcpupin") {
         g_autofree char *text = fp_xml_prop(pin, "vcpu");
         guint64 v;
 
@@ -325,7 +373,8 @@ rule_numa(RuleCtx *ctx, GError **error)
     xmlNode *numatune = fp_xml_child(ctx->root, "numatune");
     xmlNode *memory = fp_xml_child(numatune, "memory");
     /* <vcpu placement='auto'> or cpuset=: the operator (or numad) already chose the CPUs. */
-    gboolean cpus_chosen = fp_xml_prop_is(vcpu, "placement", "auto") || xmlHasProp(vcpu, BAD_CAST "cpuset");
+    gboolean cpus_chosen =
+        fp_xml_prop_is(vcpu, "placement", "auto") || xmlHasProp(vcpu, BAD_CAST "cpuset");
     guint nvcpus = fp_domain_vcpus(ctx->dom);
     g_autoptr(GArray) missing_pins = g_array_new(FALSE, FALSE, sizeof(guint));
     g_autoptr(GPtrArray) missing = g_ptr_array_new();
@@ -352,9 +401,10 @@ rule_numa(RuleCtx *ctx, GError **error)
     node = ctx->node >= 0 ? fp_host_node(ctx->host, ctx->node) : NULL;
     cpus = node ? fp_cpuset_format(node->cpus) : g_strdup("CPUS-OF-NODE");
     nodeset = ctx->node >= 0 ? g_strdup_printf("%d", ctx->node) : g_strdup("NODE");
-    fix = g_strdup_printf("<cputune><vcpupin vcpu='I' cpuset='%s'/>...<emulatorpin cpuset='%s'/></cputune>"
-                          "<numatune><memory mode='strict' nodeset='%s'/></numatune>",
-                          cpus, cpus, nodeset);
+    fix = g_strdup_printf(
+        "<cputune><vcpupin vcpu='I' cpuset='%s'/>...<emulatorpin cpuset='%s'/></cputune>"
+        "<numatune><memory mode='strict' nodeset='%s'/></numatune>",
+        cpus, cpus, nodeset);
     finding(ctx, memory ? cputune : (numatune ? numatune : ctx->root), fix,
             "%s not pinned to the NUMA node of the domain's PCI devices (node %s)", what, nodeset);
     if (ctx->placement_note)
@@ -362,7 +412,9 @@ rule_numa(RuleCtx *ctx, GError **error)
     if (!ctx->apply || ctx->node < 0)
         return TRUE;
     if (!node) {
-        warn(ctx, "the devices are on NUMA node %d, which the host topology does not list; left unchanged",
+        warn(ctx,
+             "the devices are on NUMA node %d, which the host topology does not list; left "
+             "unchanged",
              ctx->node);
         return TRUE;
     }
@@ -397,9 +449,10 @@ rule_memballoon(RuleCtx *ctx, GError **error)
     if (!devices || ctx->dom->hostdevs->len == 0 || fp_xml_prop_is(balloon, "model", "none"))
         return TRUE;
     finding(ctx, balloon ? balloon : devices, "<memballoon model='none'/>",
-            balloon ? "a memory balloon cannot reclaim memory that VFIO has pinned for the PCI devices"
-                    : "without <memballoon>, libvirt adds a virtio balloon, which cannot work with "
-                      "memory VFIO has pinned");
+            balloon
+                ? "a memory balloon cannot reclaim memory that VFIO has pinned for the PCI devices"
+                : "without <memballoon>, libvirt adds a virtio balloon, which cannot work with "
+                  "memory VFIO has pinned");
     if (!ctx->apply)
         return TRUE;
     if (!balloon) {
@@ -437,7 +490,8 @@ rule_rom(RuleCtx *ctx, GError **error)
         const FpHostdev *hd = &g_array_index(ctx->dom->hostdevs, FpHostdev, i);
 
         /* An explicit <rom>, a device the guest boots from, or the boot display keeps its ROM. */
-        if (fp_xml_child(hd->elem, "rom") || fp_xml_child(hd->elem, "boot") || is_boot_display(ctx, hd))
+        if (fp_xml_child(hd->elem, "rom") || fp_xml_child(hd->elem, "boot") ||
+            is_boot_display(ctx, hd))
             continue;
         finding(ctx, hd->elem, "<rom bar='off'/>",
                 "SeaBIOS runs the option ROM of %s, which the guest does not boot from", hd->bdf);
@@ -467,7 +521,7 @@ qemu_commandline(RuleCtx *ctx, gboolean create)
     xmlNs *ns;
     xmlNode *cl;
 
-    fp_xml_foreach_child(c, ctx->root, "commandline") {
+    fp_xml_foreach_child (c, ctx->root, "commandline") {
         if (c->ns && g_strcmp0((const char *)c->ns->href, QEMU_NS) == 0)
             return c;
     }
@@ -484,7 +538,7 @@ qemu_commandline(RuleCtx *ctx, gboolean create)
 static gboolean
 mmio64_chosen(RuleCtx *ctx)
 {
-    fp_xml_foreach_child(arg, qemu_commandline(ctx, FALSE), "arg") {
+    fp_xml_foreach_child (arg, qemu_commandline(ctx, FALSE), "arg") {
         g_autofree char *value = fp_xml_prop(arg, "value");
 
         if (value && strstr(value, MMIO64_ENTRY))
@@ -555,7 +609,8 @@ static const struct {
     {{"bootmenu", "boot menu off: SeaBIOS otherwise waits 2.5 s for a key, OVMF counts down"},
      rule_bootmenu},
     {{"hugepages", "back guest memory with 1 GiB or 2 MiB hugepages"}, rule_hugepages},
-    {{"allocation", "allocate guest memory up front with one thread per CPU of the node"}, rule_allocation},
+    {{"allocation", "allocate guest memory up front with one thread per CPU of the node"},
+     rule_allocation},
     {{"numa", "pin vCPUs, emulator and memory to the NUMA node of the PCI devices"}, rule_numa},
     {{"memballoon", "no memory balloon when PCI devices pin guest memory"}, rule_memballoon},
     {{"rom", "skip option ROMs of PCI devices that are not the boot display"}, rule_rom},

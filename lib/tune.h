@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The rewrite rules for fast creation, as one table. `tune` applies them; `lint` runs the same
  * code without applying, so a finding is exactly what tune would change. */
 #pragma once
@@ -20,7 +21,7 @@ typedef struct {
 } FpFinding;
 
 typedef struct {
-    guint disabled;         /* bit i set: rule i of fp_tune_rules() is off */
+    guint disabled;          /* bit i set: rule i of fp_tune_rules() is off */
     GPtrArray *boot_display; /* "DDDD:BB:DD.F" of hostdevs whose option ROM must run */
 } FpTuneOptions;
 

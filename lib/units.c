@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "units.h"
 
 #include "error.h"
@@ -31,7 +32,8 @@ fp_units_to_kib(const char *value, const char *unit, guint64 *kib, GError **erro
         unit = "KiB";
     for (gsize i = 0; i < G_N_ELEMENTS(units) && !scale; i++) {
         for (gsize n = 0; n < 3 && units[i].names[n]; n++) {
-            /* libvirt reads unit suffixes case-insensitively: "k" and "KiB" are 1024, "KB" is 1000. */
+            /* libvirt reads unit suffixes case-insensitively: "k" and "KiB" are 1024, "KB" is 1000.
+             */
             if (g_ascii_strcasecmp(unit, units[i].names[n]) == 0)
                 scale = units[i].bytes;
         }
@@ -45,13 +47,14 @@ fp_units_to_kib(const char *value, const char *unit, guint64 *kib, GError **erro
         return FALSE;
     }
     if (v > G_MAXUINT64 / scale) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "memory size %s %s is too large", trimmed, unit);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "memory size %s %s is too large", trimmed,
+                    unit);
         return FALSE;
     }
     bytes = v * scale;
     if (bytes % 1024) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "memory size %s %s is not a whole KiB", trimmed,
-                    unit);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "memory size %s %s is not a whole KiB",
+                    trimmed, unit);
         return FALSE;
     }
     *kib = bytes / 1024;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libvirt's scaled integers: <memory unit='GiB'>48</memory> and friends. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The creation-time waterfall: one row per configuration, phases stacked in time order. */
 #include "profile.h"
 
@@ -13,10 +14,10 @@ enum {
     WIDTH = 1200,
     LABEL_MIN_W = 150, /* row labels left of the bars: as wide as the longest needs, */
     LABEL_MAX_W = 330, /* longer ones wrap onto a second line */
-    TOTAL_W = 250,  /* room right of the longest bar for its totals */
+    TOTAL_W = 250,     /* room right of the longest bar for its totals */
     ROW_H = 64,
     BAR_H = 24,
-    TOP = 66,       /* below the title and the definitions */
+    TOP = 66, /* below the title and the definitions */
     LEGEND_ROW_H = 20,
 };
 
@@ -24,9 +25,10 @@ enum {
 static const struct {
     const char *id, *colour;
 } colours[] = {
-    {"before-hook", "#c7c7c7"}, {"hook-setup", "#9edae5"}, {"devices", "#d62728"}, {"hugepages", "#ff9896"},
-    {"hook", "#17becf"},        {"before-exec", "#8c8c8c"}, {"wrapper", "#bcbd22"}, {"qemu-setup", "#ffbb78"},
-    {"init", "#ff7f0e"},        {"bios", "#1f77b4"},
+    {"before-hook", "#c7c7c7"}, {"hook-setup", "#9edae5"}, {"devices", "#d62728"},
+    {"hugepages", "#ff9896"},   {"hook", "#17becf"},       {"before-exec", "#8c8c8c"},
+    {"wrapper", "#bcbd22"},     {"qemu-setup", "#ffbb78"}, {"init", "#ff7f0e"},
+    {"bios", "#1f77b4"},
 };
 
 static const char *
@@ -54,7 +56,8 @@ text_colour_on(const char *rgb)
 static double
 tick_step(double max_s)
 {
-    static const double steps[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800};
+    static const double steps[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1,   2,
+                                   5,    10,   15,   30,  60,  120,  300, 600, 1800};
 
     for (guint i = 0; i < G_N_ELEMENTS(steps); i++)
         if (max_s / steps[i] <= 10)
@@ -73,7 +76,7 @@ seconds_text(double s, double step)
 }
 
 static void G_GNUC_PRINTF(5, 6)
-text(GString *svg, double x, double y, const char *attrs, const char *fmt, ...)
+    text(GString *svg, double x, double y, const char *attrs, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *raw = NULL, *esc = NULL;
@@ -123,7 +126,8 @@ char *
 fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
 {
     GString *svg = g_string_new(NULL);
-    g_autoptr(GPtrArray) sums = g_ptr_array_new_with_free_func((GDestroyNotify)fp_profile_summary_free);
+    g_autoptr(GPtrArray) sums =
+        g_ptr_array_new_with_free_func((GDestroyNotify)fp_profile_summary_free);
     g_autoptr(GPtrArray) legend = g_ptr_array_new(); /* FpPhaseStats* of ids first seen */
     json_object *meta = json_object_new_array();
     double max_ms = 0, step, scale, axis_max;
@@ -177,28 +181,34 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
     axis_y = rows_y + MAX(n, 1) * ROW_H + 6;
     height = (guint)(axis_y + 60);
 
-    g_string_append_printf(svg,
-                           "<?xml version='1.0' encoding='UTF-8'?>\n"
-                           "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%u' viewBox='0 0 %d %u' "
-                           "font-family='DejaVu Sans, Liberation Sans, Arial, sans-serif' font-size='13'>\n",
-                           WIDTH, height, WIDTH, height);
+    g_string_append_printf(
+        svg,
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%u' viewBox='0 0 %d %u' "
+        "font-family='DejaVu Sans, Liberation Sans, Arial, sans-serif' font-size='13'>\n",
+        WIDTH, height, WIDTH, height);
     {
-        g_autofree char *json = g_strdup(json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN));
+        g_autofree char *json =
+            g_strdup(json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN));
         g_autofree char *esc = g_markup_escape_text(json, -1);
 
         /* The data behind the chart, so `fastpass profile --svg FILE --append` can add a row. */
         g_autofree char *etitle = g_markup_escape_text(title ? title : "", -1);
 
-        g_string_append_printf(svg,
-                               "  <metadata><fastpass:profiles xmlns:fastpass='%s' title='%s'>%s</fastpass:profiles>"
-                               "</metadata>\n",
-                               FP_CHART_NS, etitle, esc);
+        g_string_append_printf(
+            svg,
+            "  <metadata><fastpass:profiles xmlns:fastpass='%s' title='%s'>%s</fastpass:profiles>"
+            "</metadata>\n",
+            FP_CHART_NS, etitle, esc);
     }
     json_object_put(meta);
-    g_string_append_printf(svg, "  <rect x='0' y='0' width='%d' height='%u' fill='white'/>\n", WIDTH, height);
-    text(svg, 16, 28, "font-size='18' font-weight='bold'", "%s", title ? title : "VM creation time");
+    g_string_append_printf(svg, "  <rect x='0' y='0' width='%d' height='%u' fill='white'/>\n",
+                           WIDTH, height);
+    text(svg, 16, 28, "font-size='18' font-weight='bold'", "%s",
+         title ? title : "VM creation time");
     text(svg, 16, 48, "font-size='12' fill='#555'", "%s",
-         "creation time = QEMU exec \u2192 first guest kernel line (\"Linux version\") = init (exec \u2192 vCPUs "
+         "creation time = QEMU exec \u2192 first guest kernel line (\"Linux version\") = init "
+         "(exec \u2192 vCPUs "
          "run) + BIOS (vCPUs run \u2192 kernel line)");
 
     /* Legend. */
@@ -207,10 +217,11 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
         double x = 16 + (l % per_row) * ((WIDTH - 32) / (double)per_row);
         double y = legend_y + (l / per_row) * LEGEND_ROW_H;
 
-        g_string_append_printf(svg,
-                               "  <rect x='%.1f' y='%.1f' width='14' height='14' fill='%s' class='legend' "
-                               "data-phase='%s'/>\n",
-                               x, y, colour_of(ps->id), ps->id);
+        g_string_append_printf(
+            svg,
+            "  <rect x='%.1f' y='%.1f' width='14' height='14' fill='%s' class='legend' "
+            "data-phase='%s'/>\n",
+            x, y, colour_of(ps->id), ps->id);
         text(svg, x + 20, y + 12, "", "%s", ps->label);
     }
 
@@ -219,14 +230,16 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
         double x = label_w + t * 1000.0 * scale;
         g_autofree char *label = seconds_text(t, step);
 
-        g_string_append_printf(svg, "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#e3e3e3'/>\n", x,
-                               rows_y - 6, x, axis_y);
-        g_string_append_printf(svg, "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#333'/>\n", x, axis_y, x,
-                               axis_y + 5);
+        g_string_append_printf(
+            svg, "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#e3e3e3'/>\n", x,
+            rows_y - 6, x, axis_y);
+        g_string_append_printf(svg,
+                               "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#333'/>\n",
+                               x, axis_y, x, axis_y + 5);
         text(svg, x, axis_y + 19, "text-anchor='middle' class='tick'", "%s", label);
     }
-    g_string_append_printf(svg, "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#333'/>\n", label_w, axis_y,
-                           label_w + chart_w, axis_y);
+    g_string_append_printf(svg, "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#333'/>\n",
+                           label_w, axis_y, label_w + chart_w, axis_y);
     text(svg, label_w + chart_w / 2, axis_y + 40, "text-anchor='middle' fill='#555'", "%s",
          "time since the start was requested (medians of each phase)");
 
@@ -245,11 +258,12 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
         if (*line2)
             text(svg, 16, y + 29, "font-weight='bold' class='row-label'", "%s", line2);
         sub_y = *line2 ? y + 44 : y + 29;
-        text(svg, 16, sub_y, "font-size='11' fill='#555'", "%s, %u start%s", p->mode ? p->mode : "", p->runs->len,
-             p->runs->len == 1 ? "" : "s");
+        text(svg, 16, sub_y, "font-size='11' fill='#555'", "%s, %u start%s", p->mode ? p->mode : "",
+             p->runs->len, p->runs->len == 1 ? "" : "s");
         if (s->dma_map >= 0)
             text(svg, 16, sub_y + 13, "font-size='11' fill='#555'",
-                 "VFIO DMA: %" G_GINT64_FORMAT " map, %" G_GINT64_FORMAT " unmap", s->dma_map, s->dma_unmap);
+                 "VFIO DMA: %" G_GINT64_FORMAT " map, %" G_GINT64_FORMAT " unmap", s->dma_map,
+                 s->dma_unmap);
         for (guint k = 0; k < s->phases->len; k++) {
             const FpPhaseStats *ps = &g_array_index(s->phases, FpPhaseStats, k);
             double w = ps->ms.median * scale;
@@ -257,14 +271,17 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
 
             if (ps->creation && exec_x < 0)
                 exec_x = x;
-            g_string_append_printf(svg,
-                                   "    <rect x='%.2f' y='%.1f' width='%.2f' height='%d' fill='%s' class='phase' "
-                                   "data-phase='%s' data-ms='%.3f'><title>%s: %.3f s</title></rect>\n",
-                                   x, y, w, BAR_H, colour_of(ps->id), ps->id, ps->ms.median, tip, ps->ms.median / 1000);
+            g_string_append_printf(
+                svg,
+                "    <rect x='%.2f' y='%.1f' width='%.2f' height='%d' fill='%s' class='phase' "
+                "data-phase='%s' data-ms='%.3f'><title>%s: %.3f s</title></rect>\n",
+                x, y, w, BAR_H, colour_of(ps->id), ps->id, ps->ms.median, tip,
+                ps->ms.median / 1000);
             /* Long enough to hold it: the phase's seconds inside the bar. */
             if (w > 46) {
-                g_autofree char *attrs = g_strdup_printf("text-anchor='middle' font-size='11' fill='%s' class='in-bar'",
-                                                         text_colour_on(colour_of(ps->id)));
+                g_autofree char *attrs =
+                    g_strdup_printf("text-anchor='middle' font-size='11' fill='%s' class='in-bar'",
+                                    text_colour_on(colour_of(ps->id)));
 
                 text(svg, x + w / 2, y + 16, attrs, "%.2f s", ps->ms.median / 1000);
             }
@@ -274,23 +291,27 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
             /* The creation-time bracket under the bar. */
             double by = y + BAR_H + 5;
 
-            g_string_append_printf(svg,
-                                   "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
-                                   "class='creation-bracket'/>\n",
-                                   exec_x, by, x);
-            text(svg, (exec_x + x) / 2, by + 17, "text-anchor='middle' font-size='11' fill='#333'", "%s",
-                 "creation time");
+            g_string_append_printf(
+                svg,
+                "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
+                "class='creation-bracket'/>\n",
+                exec_x, by, x);
+            text(svg, (exec_x + x) / 2, by + 17, "text-anchor='middle' font-size='11' fill='#333'",
+                 "%s", "creation time");
         }
         if (s->creation_ms.n) {
             text(svg, x + 8, y + 12, "font-weight='bold' class='total'", "creation %.2f s",
                  s->creation_ms.median / 1000);
             text(svg, x + 8, y + 27, "font-size='11' fill='#555'", "init %.2f s + BIOS %.2f s%s",
-                 s->init_ms.median / 1000, s->bios_ms.median / 1000, p->runs->len > 1 ? " (medians)" : "");
+                 s->init_ms.median / 1000, s->bios_ms.median / 1000,
+                 p->runs->len > 1 ? " (medians)" : "");
             if (s->creation_ms.n > 1)
-                text(svg, x + 8, y + 41, "font-size='11' fill='#555'", "range %.2f\u2013%.2f s, n=%u",
-                     s->creation_ms.min / 1000, s->creation_ms.max / 1000, s->creation_ms.n);
+                text(svg, x + 8, y + 41, "font-size='11' fill='#555'",
+                     "range %.2f\u2013%.2f s, n=%u", s->creation_ms.min / 1000,
+                     s->creation_ms.max / 1000, s->creation_ms.n);
         } else {
-            text(svg, x + 8, y + 16, "font-weight='bold' class='total'", "%s", "creation time not measured");
+            text(svg, x + 8, y + 16, "font-weight='bold' class='total'", "%s",
+                 "creation time not measured");
         }
         g_string_append(svg, "  </g>\n");
     }
@@ -312,14 +333,15 @@ fp_waterfall_load(const char *path, char **title, GError **error)
 
     if (!(buf = fp_xml_read_file(path, &len, error)) || !(doc = fp_xml_parse(buf, len, error)))
         return NULL;
-    fp_xml_foreach_child(meta, xmlDocGetRootElement(doc), "metadata") {
-        fp_xml_foreach_child(x, meta, "profiles") {
+    fp_xml_foreach_child (meta, xmlDocGetRootElement(doc), "metadata") {
+        fp_xml_foreach_child (x, meta, "profiles") {
             if (x->ns && xmlStrEqual(x->ns->href, BAD_CAST FP_CHART_NS))
                 profiles = x;
         }
     }
     if (!profiles) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: not a chart written by fastpass profile", path);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: not a chart written by fastpass profile",
+                    path);
         return NULL;
     }
     if (title) {
@@ -330,7 +352,8 @@ fp_waterfall_load(const char *path, char **title, GError **error)
     json = fp_xml_text(profiles);
     arr = json ? json_tokener_parse(json) : NULL;
     if (!json_object_is_type(arr, json_type_array)) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: the chart's profile data is damaged", path);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s: the chart's profile data is damaged",
+                    path);
         json_object_put(arr);
         return NULL;
     }

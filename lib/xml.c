@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "xml.h"
 
 #include "error.h"
@@ -34,8 +35,9 @@ fp_xml_read_file(const char *path, gsize *len, GError **error)
     }
     /* Refuse big regular files before reading a byte of them. */
     if (S_ISREG(st.st_mode) && st.st_size > FP_XML_MAX_INPUT) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s is %lld bytes, over the %d MiB limit for domain XML",
-                    path, (long long)st.st_size, FP_XML_MAX_INPUT >> 20);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "%s is %lld bytes, over the %d MiB limit for domain XML", path,
+                    (long long)st.st_size, FP_XML_MAX_INPUT >> 20);
         goto fail;
     }
     for (;;) {
@@ -44,14 +46,15 @@ fp_xml_read_file(const char *path, gsize *len, GError **error)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot read %s: %s", path, g_strerror(errno));
+            g_set_error(error, FP_ERROR, FP_ERROR_IO, "cannot read %s: %s", path,
+                        g_strerror(errno));
             goto fail;
         }
         if (n == 0)
             break;
         if (data->len + n > FP_XML_MAX_INPUT) {
-            g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "%s is over the %d MiB limit for domain XML", path,
-                        FP_XML_MAX_INPUT >> 20);
+            g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                        "%s is over the %d MiB limit for domain XML", path, FP_XML_MAX_INPUT >> 20);
             goto fail;
         }
         g_byte_array_append(data, chunk, n);
@@ -75,7 +78,8 @@ typedef struct {
 } ParseGuard;
 
 static void
-refuse_doctype(void *user, const xmlChar *name, const xmlChar *external_id, const xmlChar *system_id)
+refuse_doctype(void *user, const xmlChar *name, const xmlChar *external_id,
+               const xmlChar *system_id)
 {
     xmlParserCtxtPtr ctxt = user;
     ParseGuard *guard = ctxt->_private;
@@ -105,8 +109,8 @@ fp_xml_parse(const char *buf, gsize len, GError **error)
     xmlDoc *doc = NULL;
 
     if (len > FP_XML_MAX_INPUT) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT, "input is over the %d MiB limit for domain XML",
-                    FP_XML_MAX_INPUT >> 20);
+        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
+                    "input is over the %d MiB limit for domain XML", FP_XML_MAX_INPUT >> 20);
         return NULL;
     }
     if (len == 0) {
@@ -130,8 +134,9 @@ fp_xml_parse(const char *buf, gsize len, GError **error)
     xmlParseDocument(ctxt);
 
     if (guard.doctype) {
-        g_set_error(error, FP_ERROR, FP_ERROR_INPUT,
-                    "input has a DOCTYPE; domain XML never needs one, and its entities are not resolved");
+        g_set_error(
+            error, FP_ERROR, FP_ERROR_INPUT,
+            "input has a DOCTYPE; domain XML never needs one, and its entities are not resolved");
     } else if (!ctxt->wellFormed || !ctxt->myDoc) {
         const xmlError *e = &ctxt->lastError;
         g_autofree char *last = g_strstrip(g_strdup(e->message ? e->message : "unknown error"));
@@ -179,10 +184,18 @@ escape(GString *out, const char *s, gboolean attr)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': g_string_append(out, "&amp;"); break;
-        case '<': g_string_append(out, "&lt;"); break;
-        case '>': g_string_append(out, "&gt;"); break;
-        case '\r': g_string_append(out, "&#13;"); break;
+        case '&':
+            g_string_append(out, "&amp;");
+            break;
+        case '<':
+            g_string_append(out, "&lt;");
+            break;
+        case '>':
+            g_string_append(out, "&gt;");
+            break;
+        case '\r':
+            g_string_append(out, "&#13;");
+            break;
         case '\'':
             g_string_append(out, attr ? "&apos;" : "'");
             break;
@@ -194,7 +207,8 @@ escape(GString *out, const char *s, gboolean attr)
             else
                 g_string_append_c(out, *s);
             break;
-        default: g_string_append_c(out, *s);
+        default:
+            g_string_append_c(out, *s);
         }
     }
 }
@@ -361,7 +375,8 @@ is_pretty(xmlDoc *doc)
 {
     xmlNode *root = xmlDocGetRootElement(doc);
 
-    return root && is_blank_text(root->children) && strchr((const char *)root->children->content, '\n');
+    return root && is_blank_text(root->children) &&
+           strchr((const char *)root->children->content, '\n');
 }
 
 static char *
@@ -442,8 +457,8 @@ fp_xml_insert(xmlNode *parent, const char *name, const char *const *order)
         xmlAddPrevSibling(before, node);
         if (own_line)
             add_text_before(before, "\n", ci);
-    } else if (!parent->children || (!fp_xml_child(parent, NULL) && is_blank_text(parent->children) &&
-                                     !parent->children->next)) {
+    } else if (!parent->children || (!fp_xml_child(parent, NULL) &&
+                                     is_blank_text(parent->children) && !parent->children->next)) {
         g_autofree char *pi = parent_indent(parent);
 
         if (parent->children) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Hardened XML reading, libvirt-style writing, and edits that keep the document's layout. */
 #pragma once
 
@@ -25,7 +26,7 @@ char *fp_xml_declaration(const char *buf, gsize len);
 
 xmlNode *fp_xml_child(xmlNode *parent, const char *name);
 xmlNode *fp_xml_next(xmlNode *node, const char *name);
-#define fp_xml_foreach_child(child, parent, name)                                                \
+#define fp_xml_foreach_child(child, parent, name)                                                  \
     for (xmlNode *child = fp_xml_child((parent), (name)); child; child = fp_xml_next(child, (name)))
 
 /* Attribute value as a newly allocated string, or NULL. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every unusable input: exit 2, one line on stderr naming the problem, nothing on stdout,
 # no output file created, an existing output file left as it was, the input untouched.
 # usage: bad-input.sh FASTPASS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real-world regression inputs: libvirt's own test-suite domains (../shared/corpus).
 # For every file libvirt's schema accepts: tune succeeds, the output is schema-valid, tuning it
 # again changes nothing, and every changed line belongs to a rule. Files the schema rejects

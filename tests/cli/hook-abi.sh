@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The hook binary and its module are installed apart (the binary copied into libvirt's hook
 # directory at configure, the module replaced at unpack): a module of another interface version
 # is refused like a missing one. prepare begin refused with one line and the module's code never

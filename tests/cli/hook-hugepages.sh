@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The host's hugepage count is the operator's: concurrent hooks never lose each other's update of
 # nr_hugepages (one host-wide lock), a hook killed between its write and its record still gives
 # back exactly what it added (write-ahead record), and a reservation the host cannot give without

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Pool slots go only to domains that libvirt confines with a profile of their own, and a departed
 # tenant's slot is root's at once. The real hook binary on a real hugetlbfs pool, tried as the
 # real QEMU user (libvirt-qemu): prepare begin claims a slot only on an AppArmor host whose

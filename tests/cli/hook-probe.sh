@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The hook's QEMU capability probe runs QEMU as QEMU's user (qemu_user), never as root, as
 # libvirt probes: a QEMU binary that records who runs it, and the answer root caches for the
 # wrapper.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Ten domains start and stop at once, again and again, for a bounded time, through the real hook
 # binary: emulated devices (fakesys, 50 ms resets), the pool on (a real hugetlbfs pool of 4 MiB
 # slots, scrubbed meanwhile by `fastpass pool scrub`), five domains that take slots and five

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The hook's rules, without libvirtd: it never talks to libvirt, every other operation is free,
 # a hung device cannot hold it (or libvirt's pipes) past its deadline, a bad config is named
 # and survived, optional speed-ups that fail let the VM start, restore/migrate XML is never empty.

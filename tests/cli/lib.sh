@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the CLI tests: counters and assertions that print one line per check.
 fails=0
 checks=0

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The manual pages (docs/man/*.scd, built by scdoc) are complete and current: every program
 # `cmake --install` installs has its page installed beside it; every command `fastpass --help`
 # lists has its section in fastpass(1), and every option that command's --help prints (every

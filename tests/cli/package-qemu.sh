@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fastpass's QEMU as a Debian package (launcher/qemu/build-deb: build-qemu's cached binary,
 # dpkg-buildpackage -b with a small debian/ directory): what it installs where, its version and
 # Depends, the packaged binary naming the series and starting with Debian's firmware, nothing

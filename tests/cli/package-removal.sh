@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Removal of the built package, by its own maintainer scripts run as dpkg runs them (`prerm
 # remove`, and `postinst abort-remove` when prerm refuses), inside a private mount namespace
 # where libvirt's configuration directory, /run and /dev/hugepages (if any) are empty tmpfs and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Debian package, built from the tree with the standard tools (dpkg-buildpackage -us -uc -b)
 # in a copy of it: what it installs where, its conffile, maintainer scripts that never start or
 # restart a daemon, its manual pages, and lintian with nothing above "info" and no override.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Who may open pool slots, tried as the real QEMU user (libvirt-qemu, with setpriv) on a real
 # hugetlbfs mount: the pool directory, a clean, a claimed and a dirty slot, another domain's
 # claim, the wrapper finding its own slot without listing the pool; then a release killed

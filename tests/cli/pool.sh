@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fastpass pool on a real hugetlbfs mount made here: bad input, the claim/release/scrub cycle
 # read back from `status --json`, claimers racing as separate processes, a pool that cannot
 # fill, `serve` keeping the pool stocked and stopping on SIGTERM, a slot a real QEMU maps (never

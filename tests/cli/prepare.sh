@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fastpass prepare/release against the emulated kernel (tests/fakesys): the normal path and
 # every fault, each asserted on end states read back from the emulated sysfs (which driver a
 # device is bound to), not only on exit codes.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `fastpass profile --direct` boots the firmware the domain names, says which, and refuses what
 # it cannot honour. Debian's ovmf (OVMF_CODE_4M.fd + OVMF_VARS_4M.fd, descriptors in
 # /usr/share/qemu/firmware) and QEMU under TCG (never /dev/kvm: guests hang under it here).

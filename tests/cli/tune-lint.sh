@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tune and lint from the command line: output files, exit statuses, formats, and the shipped
 # templates. usage: tune-lint.sh FASTPASS SOURCE_DIR
 set -u

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The mmio64 rule, from lint to the firmware's PCI resource assignment:
 #  - lint finds it on a UEFI domain whose passed-through device has a 256 GiB 64-bit BAR (sysfs's
 #    resource file, in a redirected sysfs root), and not on the same domain booting SeaBIOS nor

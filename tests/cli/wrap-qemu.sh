@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fastpass-wrap-qemu on a stand-in QEMU path (never the host's own QEMU): enable diverts the
 # binary and puts the wrapper in its place, the wrapper then runs the diverted binary, status
 # says so, list names it, disable puts every byte back; refusals for what it must not touch.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # End to end on this machine's real libvirtd and QEMU (TCG): fastpass's hook installed in
 # /etc/libvirt/hooks/qemu.d, its sysfs root pointed at the emulated kernel (tests/fakesys) with
 # four GPU-like devices that take 1 s to reset. `virsh create` must show the four resets

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by the e2e tests: start, restart and stop a real libvirtd (and virtlogd) on this
 # machine without systemd, as DESIGN's verified recipe does.
 # A daemon started here outlives the run: it must not keep the run's descriptors (ctest's pipes,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # End to end: `fastpass profile` on this machine's real libvirtd and QEMU (TCG). A small domain
 # that boots the host's kernel is profiled twice, first as it is, then through the fastpass hook
 # and emulator wrapper; the JSON must hold positive init/BIOS/creation times with creation =

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # End to end: libvirt starts a domain through fastpass-qemu (its <emulator>), on this machine's
 # real libvirtd and QEMU (TCG), with the hook installed. The guest must print its first kernel
 # line; QEMU must run with the wrapper's changes; the domain's timeline must hold the hook's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* eventlog.c - bounded in-memory event log with an optional file mirror. */
 #include "eventlog.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* eventlog.h - the emulator-only event log (fakesys.log at the mount
  * root): one line per event with a CLOCK_MONOTONIC timestamp, so tests
  * can prove that resets overlapped in time. */

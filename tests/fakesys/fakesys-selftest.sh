@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fakesys-selftest.sh - functional check of the emulated sysfs itself.
 #
 #   bash tests/fakesys/fakesys-selftest.sh path/to/fakesys

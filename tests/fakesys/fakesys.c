@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fakesys - an emulated kernel PCI sysfs over FUSE, for tests and
  * benchmarks of code that binds devices to vfio-pci and resets them.
  *

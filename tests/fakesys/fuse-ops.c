@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuse-ops.c - inode numbers, permissions and sysfs I/O rules over FUSE.
  *
  * Every file is opened FOPEN_DIRECT_IO, so each read() and write() reaches

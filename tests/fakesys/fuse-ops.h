@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuse-ops.h - the FUSE low-level operations that serve tree.c's
  * namespace. Low-level rather than high-level API because we choose inode
  * numbers: write-only attributes get a new one per lookup (see Inode in

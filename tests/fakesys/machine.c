@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* machine.c - kernel semantics of the PCI sysfs attributes. Each store
  * function names the kernel function it follows, so a difference from the
  * real kernel is a bug here, not a design choice. */

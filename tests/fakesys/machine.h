@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* machine.h - the emulated kernel: PCI devices, PCI drivers, NUMA nodes
  * and the sysfs store/show semantics that act on them. Nothing here knows
  * about FUSE; tree.c maps paths onto these calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sysfs-util.c - kernel-compatible parsing of sysfs input. */
 #include "sysfs-util.h"
 

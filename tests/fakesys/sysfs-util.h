@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sysfs-util.h - the kernel's little string rules that sysfs attributes
  * obey (sysfs_streq, kstrtoul, cpulists), so the emulator accepts and
  * rejects exactly what the kernel does. */

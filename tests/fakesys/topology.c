@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* topology.c - JSON topology -> FakesysMachine (json-c). */
 #include "topology.h"
 

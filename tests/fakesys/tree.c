@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tree.c - layout of the emulated /sys and the attribute tables.
  *
  * Devices live flat under devices/pci<DDDD:BB>/<BDF> rather than nested

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tree.h - the sysfs namespace: which directories, attribute files and
  * symlinks exist under the emulated root, and which machine call each
  * attribute's show/store is. Paths are relative to the root, without a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer harness for parse -> tune -> write. Beyond "no crash", it checks the tuner's
  * promises on every input it accepts: tuning the output again changes nothing, and lint of the
  * output agrees. Built without libFuzzer, main() replays files and folders, so saved crashers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): tenants kept apart by libvirt's per-domain
 # AppArmor confinement, with everything as a Debian host has it: the kernel's AppArmor, libvirt's
 # own profiles loaded (libvirtd confined, as apparmor.service does at boot), libvirt's qemu.conf

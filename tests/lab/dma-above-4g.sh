@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 1 -m 7G): a guest with more RAM than the
 # 32-bit hole (4 GiB on q35: 2 GiB below 4 GiB, 2 GiB from 0x100000000) and one vfio-pci device
 # boots the host's kernel with Debian's QEMU and with fastpass's QEMU. A kprobe on the kernel's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 1): `fastpass profile --trace-dma` on the same
 # libvirt domain (a 256 MiB q35 guest booting the host's kernel, one managed='no' e1000e the
 # hook prepares, emulator fastpass-qemu), once with Debian's QEMU and once with fastpass's QEMU

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by the lab's DMA tests (inside the lab guest): the kernel's own count of VFIO type1 map
 # and unmap ioctls. dma_kprobe_on sets T (tracefs) and adds the probe, or skips the test (exit 77)
 # where the kernel cannot probe it; the caller turns tracing on and off around QEMU's run.

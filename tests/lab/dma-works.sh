@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 2 -L): DMA works through devices passed to a
 # guest by fastpass's QEMU with every option on, after SeaBIOS's PAM changes and again after a
 # guest reboot. The lab's first two e1000e are wired to each other (lab-run -L: one hub); both go

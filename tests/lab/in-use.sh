@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 3 -d SIZE): fastpass never touches a device
 # that someone else uses (issue 17, items 1 and 7; review findings F1, F14, F9).
 # - Domain A, started by libvirt before fastpass's hook was installed, holds X0 on vfio-pci; X1

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lab-run's own contract, checked on the host: skips with 77 where it cannot run; passes the
 # command's arguments, directory, stdout, stderr and exit status through unchanged; sets
 # LAB_DEVICES / LAB_BRIDGED_DEVICES; keeps the guest's writes in the guest; stops a hung guest

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 2): a libvirt domain with one managed='no'
 # hostdev (the hook prepares it) and one managed='yes' hostdev (libvirt detaches it) starts
 # through the hook and the wrapper with fastpass's QEMU, found where it is "installed"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by the lab's libvirt tests (inside the lab guest): libvirt set up for the lab, the
 # fastpass hook installed with a config, and domain XML with managed='no' PCI hostdevs.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): the fastpass hook in a real libvirtd, with real
 # VFIO. A domain whose PCI hostdevs are managed='no' starts only because the hook prepared them
 # (libvirt checks they are on vfio-pci and QEMU opens them through /dev/vfio); destroy releases

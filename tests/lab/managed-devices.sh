@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest: what the hook changes for managed='yes' hostdevs, the shape Nova
 # writes by default (libvirt binds each device to vfio-pci at start and gives it back to its
 # host driver at stop, one device after another). The same domain started and destroyed N times

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lab-mmio: read or write one 32-bit register of a PCI device's BAR through sysfs
  * (mmap of /sys/bus/pci/devices/$BDF/resourceN), so the lab can see a reset from the device's
  * own state: a value written before the reset is gone after it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run), on the real kernel: the fastpass package
 # installed with dpkg as an operator would, and every state it leaves on the way.
 #  1. dpkg -i: the hook libvirt runs is a copy of the package's, the configuration is in /etc;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): a domain with a real VFIO <hostdev> starts
 # through the hook and fastpass-qemu on a host where no per-domain MAC confines QEMU (this lab
 # guest has no AppArmor: securityfs is not mounted). Pool slots go only to domains confined by a

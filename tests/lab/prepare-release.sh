@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): fastpass prepare and release on the real
 # kernel's vfio-pci, asserted from the guest's own sysfs.
 # - every device ends on vfio-pci, has its /dev/vfio/GROUP node, and was reset: a value written

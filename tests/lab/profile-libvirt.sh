@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): the whole chain on the real kernel. `fastpass
 # profile --trace-dma` starts, through a real libvirtd, a domain whose managed='no' PCI hostdev
 # (an e1000e) the fastpass hook prepares and whose emulator is fastpass-qemu; the guest boots

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): `fastpass profile --direct` boots a guest whose
 # QEMU holds a real VFIO device (an e1000e on vfio-pci, prepared by fastpass) and counts QEMU's
 # VFIO DMA maps and unmaps from its trace, and the maps of an IOVA range mapped before.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Starts QEMU, measures its init time (exec -> QMP query-status says "running"), optionally
 resets the machine (system_reset), then quits it. Writes "fp: exec", "fp: running",
 "fp: system_reset", "fp: quit" into ftrace's trace_marker (when --marker FILE is given) so that

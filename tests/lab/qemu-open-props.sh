@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 10): which devices fastpass's QEMU opens ahead of
 # their realize (x-parallel-open), read from its own trace (vfio_preopen: "DEVICE group N: opening
 # ahead of realize"), for the command-line forms qdev accepts: host= unpadded and without a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Starts QEMU stopped (-S is added), lets the guest run until it reboots itself once, then
 resets the machine from QMP (system_reset) and quits. Writes "fp: exec" (QEMU's exec until its
 machine is created: device opens and the first machine reset), "fp: reboot" (cont until the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 1 -b 2): fastpass's QEMU with every option on
 # resets each device at a guest reboot and at system_reset exactly as Debian's QEMU does: the
 # same resets (kind: function reset or bus reset; which device; how many), traced with kprobes.

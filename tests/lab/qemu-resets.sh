@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 3): every PCI reset the real kernel does from
 # QEMU's exec until its vCPUs run, and at a later system_reset, traced with kprobes, for stock
 # QEMU, fastpass's QEMU, and fastpass's QEMU with its fast-boot options turned off.

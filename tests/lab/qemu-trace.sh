@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced inside the lab guest (tests/lab/lab-run) by qemu-resets.sh and bench/vfio-init: the
 # devices on vfio-pci, and kprobes on every PCI reset (function and bus) and every VFIO DMA map
 # and unmap, cut into phases by qemu-init.py's trace markers.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run -n 2): a q35 guest with an Intel vIOMMU whose
 # default PCI bus bypasses it (default_bus_bypass_iommu=on) and a pxb-pcie bus that does not
 # (bypass_iommu=off), one vfio-pci device on each (the bypassing one first on the command line),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest, by hand (not a ctest): what an empty sysfs reset_method while QEMU
 # opens a device changes, the idea behind "devices trusted warm" (launcher/qemu/README.md).
 # usage: tests/lab/lab-run -n 3 -- tests/lab/reset-method-empty.sh STOCK_QEMU FASTPASS_QEMU

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A diagnostic, not a test: which PCI resets the real kernel does, and who asks for them, when
 # fastpass prepares a device and QEMU then opens it, traced with ftrace inside the lab guest.
 # Run it as:  tests/lab/lab-run -n 1 -- tests/lab/reset-sequence.sh [FASTPASS]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab guest (tests/lab/lab-run): tenants kept apart. Under Debian's qemu.conf as
 # shipped (QEMU as libvirt-qemu, mount namespaces on) but without AppArmor (this lab guest has
 # none), no profile of its own confines a domain, and every QEMU shares one uid: so the hook hands

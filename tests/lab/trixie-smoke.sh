@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the lab booted on the Debian 13 root (ctest lab/trixie-smoke):
 #   lab-run -R "$(tests/lab/trixie-root)" -n 1 -- bash tests/lab/trixie-smoke.sh
 # Checks that the guest is trixie's stack, not this machine's: the root is trixie, the kernel

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # vfio-by-hand.sh: the sysfs steps fastpass automates, done by hand on a real kernel, one device
 # at a time, checking the end state after every step. Runs inside the lab guest, as root:
 #   tests/lab/lab-run -b 2 -- tests/lab/vfio-by-hand.sh [BDF...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Series 2's x-keep-dma-maps bookkeeping (launcher/qemu/patches/0005 as of series 2, in
  * hw/vfio/common.c: vfio_dma_map_piece, vfio_dma_map_ram, vfio_dma_unmap_ram,
@@ -19,8 +20,8 @@ struct VFIODMAPiece {
     VFIODMAPiece *next;
 };
 
-void vfio_dma_pieces_init(VFIODMAPieces *p, const VFIODMAPiecesOps *ops,
-                          void *opaque, uint64_t split)
+void
+vfio_dma_pieces_init(VFIODMAPieces *p, const VFIODMAPiecesOps *ops, void *opaque, uint64_t split)
 {
     p->ops = ops;
     p->opaque = opaque;
@@ -29,7 +30,8 @@ void vfio_dma_pieces_init(VFIODMAPieces *p, const VFIODMAPiecesOps *ops,
 }
 
 /* vfio_dma_map(): the ioctl, and on EBUSY an unmap of the range and the ioctl again */
-static int s2_dma_map(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool ro)
+static int
+s2_dma_map(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool ro)
 {
     int ret = p->ops->map(p->opaque, iova, size, vaddr, ro);
 
@@ -39,7 +41,8 @@ static int s2_dma_map(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vadd
     return ret;
 }
 
-static void unlink_piece(VFIODMAPieces *p, VFIODMAPiece *m)
+static void
+unlink_piece(VFIODMAPieces *p, VFIODMAPiece *m)
 {
     VFIODMAPiece **link = &p->head;
 
@@ -50,14 +53,16 @@ static void unlink_piece(VFIODMAPieces *p, VFIODMAPiece *m)
 }
 
 /* vfio_dma_mapping_drop(): no reference was ever held */
-static void s2_drop(VFIODMAPieces *p, VFIODMAPiece *m)
+static void
+s2_drop(VFIODMAPieces *p, VFIODMAPiece *m)
 {
     p->ops->unmap(p->opaque, m->iova, m->size);
     unlink_piece(p, m);
     g_free(m);
 }
 
-static void s2_flush_overlaps(VFIODMAPieces *p, uint64_t iova, uint64_t size)
+static void
+s2_flush_overlaps(VFIODMAPieces *p, uint64_t iova, uint64_t size)
 {
     VFIODMAPiece *m, *tmp;
 
@@ -69,7 +74,8 @@ static void s2_flush_overlaps(VFIODMAPieces *p, uint64_t iova, uint64_t size)
     }
 }
 
-static void s2_add(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool ro)
+static void
+s2_add(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool ro)
 {
     VFIODMAPiece *m = g_new0(VFIODMAPiece, 1);
 
@@ -81,7 +87,8 @@ static void s2_add(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, 
     p->head = m;
 }
 
-static int s2_map_piece(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool ro)
+static int
+s2_map_piece(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool ro)
 {
     uint64_t end = iova + size, pos = iova;
     VFIODMAPiece *m;
@@ -124,8 +131,9 @@ static int s2_map_piece(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *va
     return 0;
 }
 
-int vfio_dma_pieces_add_ram(VFIODMAPieces *p, uint64_t iova, uint64_t size,
-                            void *vaddr, bool readonly, void *owner)
+int
+vfio_dma_pieces_add_ram(VFIODMAPieces *p, uint64_t iova, uint64_t size, void *vaddr, bool readonly,
+                        void *owner)
 {
     uint64_t low;
     int ret;
@@ -142,12 +150,14 @@ int vfio_dma_pieces_add_ram(VFIODMAPieces *p, uint64_t iova, uint64_t size,
 }
 
 /* Series 2 did nothing for an IOMMU section's add */
-void vfio_dma_pieces_add_iommu(VFIODMAPieces *p, uint64_t iova, uint64_t size)
+void
+vfio_dma_pieces_add_iommu(VFIODMAPieces *p, uint64_t iova, uint64_t size)
 {
 }
 
 /* vfio_dma_unmap_ram() */
-bool vfio_dma_pieces_del_ram(VFIODMAPieces *p, uint64_t iova, uint64_t size)
+bool
+vfio_dma_pieces_del_ram(VFIODMAPieces *p, uint64_t iova, uint64_t size)
 {
     VFIODMAPiece *m, *tmp;
 
@@ -174,7 +184,8 @@ bool vfio_dma_pieces_del_ram(VFIODMAPieces *p, uint64_t iova, uint64_t size)
     return true;
 }
 
-void vfio_dma_pieces_commit(VFIODMAPieces *p)
+void
+vfio_dma_pieces_commit(VFIODMAPieces *p)
 {
     VFIODMAPiece *m, *tmp;
 
@@ -186,7 +197,8 @@ void vfio_dma_pieces_commit(VFIODMAPieces *p)
     }
 }
 
-void vfio_dma_pieces_forget_all(VFIODMAPieces *p)
+void
+vfio_dma_pieces_forget_all(VFIODMAPieces *p)
 {
     while (p->head) {
         VFIODMAPiece *m = p->head;

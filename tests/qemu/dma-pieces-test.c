@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fastpass's QEMU, patch 0005 (x-keep-dma-maps): its piece bookkeeping, hw/vfio/dma-pieces.c
  * built from the patched QEMU tree, against a fake kernel and a fake memory core.
@@ -42,7 +43,7 @@
 #define KiB 1024ULL
 #define MiB (1024 * KiB)
 #define GRAIN (64 * KiB)
-#define CELLS 128                 /* 8 MiB */
+#define CELLS 128 /* 8 MiB */
 #define PAGE (4 * KiB)
 #define NMR 4                     /* RAM regions */
 #define NIOMMU 2                  /* IOMMU regions */
@@ -52,14 +53,14 @@ typedef enum { MMIO, RAM, IOMMU } Kind;
 
 typedef struct {
     Kind kind;
-    int id;          /* RAM region or IOMMU region */
-    uint64_t off;    /* offset in the RAM region */
+    int id;       /* RAM region or IOMMU region */
+    uint64_t off; /* offset in the RAM region */
     bool ro;
 } Cell;
 
 typedef struct {
     uint64_t iova, size;
-    Cell c;          /* of its first cell */
+    Cell c; /* of its first cell */
 } Sec;
 
 typedef struct {
@@ -74,9 +75,9 @@ typedef struct {
     bool ro, iommu;
 } KMap;
 
-static GArray *kmaps;              /* the fake kernel's mappings */
-static int refs[NMR + NIOMMU];     /* references held on each region */
-static char region[NMR + NIOMMU];  /* the regions: their addresses are the owners */
+static GArray *kmaps;                    /* the fake kernel's mappings */
+static int refs[NMR + NIOMMU];           /* references held on each region */
+static char region[NMR + NIOMMU];        /* the regions: their addresses are the owners */
 static GHashTable *translations[NIOMMU]; /* IOVA -> 1, per IOMMU region */
 static View cur;
 static VFIODMAPieces pieces;
@@ -86,10 +87,11 @@ static const char *test_name;
 static int test_failures, total_failures;
 static char step[160];
 static bool check_references = true;
-static bool quiet;                 /* no "ok" line: the random runs */
+static bool quiet; /* no "ok" line: the random runs */
 
 static void fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static void fail(const char *fmt, ...)
+static void
+fail(const char *fmt, ...)
 {
     va_list ap;
 
@@ -102,21 +104,24 @@ static void fail(const char *fmt, ...)
     }
 }
 
-static uintptr_t ram_base(int id)
+static uintptr_t
+ram_base(int id)
 {
     return 0x10000000UL * (id + 1);
 }
 
-static int owner_index(const void *owner)
+static int
+owner_index(const void *owner)
 {
     return (const char *)owner - region;
 }
 
 /* The fake kernel */
 
-static int kernel_map(uint64_t iova, uint64_t size, uintptr_t vaddr, bool ro, bool iommu)
+static int
+kernel_map(uint64_t iova, uint64_t size, uintptr_t vaddr, bool ro, bool iommu)
 {
-    KMap k = { iova, size, vaddr, ro, iommu };
+    KMap k = {iova, size, vaddr, ro, iommu};
 
     for (guint i = 0; i < kmaps->len; i++) {
         KMap *m = &g_array_index(kmaps, KMap, i);
@@ -132,7 +137,8 @@ static int kernel_map(uint64_t iova, uint64_t size, uintptr_t vaddr, bool ro, bo
     return 0;
 }
 
-static int kernel_unmap(uint64_t iova, uint64_t size)
+static int
+kernel_unmap(uint64_t iova, uint64_t size)
 {
     for (guint i = 0; i < kmaps->len; i++) {
         KMap *m = &g_array_index(kmaps, KMap, i);
@@ -153,12 +159,14 @@ static int kernel_unmap(uint64_t iova, uint64_t size)
 
 /* The container's side, as hw/vfio/common.c gives it to the bookkeeping */
 
-static int op_map(void *opaque, uint64_t iova, uint64_t size, void *vaddr, bool ro)
+static int
+op_map(void *opaque, uint64_t iova, uint64_t size, void *vaddr, bool ro)
 {
     return kernel_map(iova, size, (uintptr_t)vaddr, ro, false);
 }
 
-static int op_unmap(void *opaque, uint64_t iova, uint64_t size)
+static int
+op_unmap(void *opaque, uint64_t iova, uint64_t size)
 {
     int ret = kernel_unmap(iova, size);
 
@@ -168,29 +176,33 @@ static int op_unmap(void *opaque, uint64_t iova, uint64_t size)
     return ret;
 }
 
-static void op_ref(void *owner)
+static void
+op_ref(void *owner)
 {
     refs[owner_index(owner)]++;
 }
 
-static void op_unref(void *owner)
+static void
+op_unref(void *owner)
 {
     if (--refs[owner_index(owner)] < 0) {
         fail("region %d: more references dropped than taken", owner_index(owner));
     }
 }
 
-static void op_kept(void *opaque, uint64_t iova, uint64_t size)
+static void
+op_kept(void *opaque, uint64_t iova, uint64_t size)
 {
     kept_count++;
 }
 
-static const VFIODMAPiecesOps ops = { op_map, op_unmap, op_ref, op_unref, op_kept };
+static const VFIODMAPiecesOps ops = {op_map, op_unmap, op_ref, op_unref, op_kept};
 
 /* Checks */
 
 /* Any time: every RAM mapping's region is held by someone */
-static void check_refs(void)
+static void
+check_refs(void)
 {
     if (!check_references) {
         return;
@@ -200,13 +212,15 @@ static void check_refs(void)
         int id = m->vaddr / 0x10000000UL - 1;
         if (!m->iommu && refs[id] <= 0) {
             fail("0x%" PRIx64 "+0x%" PRIx64 " still maps region %d, which nobody holds a "
-                 "reference to", m->iova, m->size, id);
+                 "reference to",
+                 m->iova, m->size, id);
         }
     }
 }
 
 /* After a commit: the kernel maps exactly what the view says */
-static void check_view(uint64_t split)
+static void
+check_view(uint64_t split)
 {
     for (guint i = 0; i < kmaps->len; i++) {
         KMap *m = &g_array_index(kmaps, KMap, i);
@@ -214,7 +228,7 @@ static void check_view(uint64_t split)
         const Cell *cell = &cur.cell[c];
         if (m->iommu) {
             bool ok = cell->kind == IOMMU && m->size == PAGE &&
-                g_hash_table_contains(translations[cell->id], GUINT_TO_POINTER(m->iova));
+                      g_hash_table_contains(translations[cell->id], GUINT_TO_POINTER(m->iova));
             if (!ok) {
                 fail("stale IOMMU mapping 0x%" PRIx64 " (no IOMMU section has that translation)",
                      m->iova);
@@ -276,7 +290,8 @@ static void check_view(uint64_t split)
 
 /* The fake memory core */
 
-static bool cells_join(const Cell *a, const Cell *b)
+static bool
+cells_join(const Cell *a, const Cell *b)
 {
     if (a->kind != b->kind) {
         return false;
@@ -291,7 +306,8 @@ static bool cells_join(const Cell *a, const Cell *b)
     }
 }
 
-static void view_sections(View *v)
+static void
+view_sections(View *v)
 {
     v->n = 0;
     for (int c = 0; c < CELLS; c++) {
@@ -306,13 +322,15 @@ static void view_sections(View *v)
     }
 }
 
-static bool sec_equal(const Sec *a, const Sec *b)
+static bool
+sec_equal(const Sec *a, const Sec *b)
 {
     return a->iova == b->iova && a->size == b->size && a->c.kind == b->c.kind &&
-        a->c.id == b->c.id && a->c.off == b->c.off && a->c.ro == b->c.ro;
+           a->c.id == b->c.id && a->c.off == b->c.off && a->c.ro == b->c.ro;
 }
 
-static bool in_view(const View *v, const Sec *s)
+static bool
+in_view(const View *v, const Sec *s)
 {
     for (int i = 0; i < v->n; i++) {
         if (sec_equal(&v->sec[i], s)) {
@@ -322,12 +340,14 @@ static bool in_view(const View *v, const Sec *s)
     return false;
 }
 
-static void *owner_of(const Sec *s)
+static void *
+owner_of(const Sec *s)
 {
     return &region[s->c.kind == RAM ? s->c.id : NMR + s->c.id];
 }
 
-static void replay(const Sec *s)
+static void
+replay(const Sec *s)
 {
     GHashTableIter it;
     gpointer key;
@@ -339,13 +359,15 @@ static void replay(const Sec *s)
             int ret = kernel_map(t, PAGE, IOMMU_TARGET + t, false, true);
             if (ret) {
                 fail("the IOMMU notifier's map of 0x%" PRIx64 " refused (%d): something else "
-                     "is mapped there", t, ret);
+                     "is mapped there",
+                     t, ret);
             }
         }
     }
 }
 
-static void listener_add(const Sec *s)
+static void
+listener_add(const Sec *s)
 {
     int ret;
 
@@ -354,22 +376,23 @@ static void listener_add(const Sec *s)
     }
     snprintf(step, sizeof(step), "region_add %s 0x%" PRIx64 "+0x%" PRIx64,
              s->c.kind == RAM ? "RAM" : "IOMMU", s->iova, s->size);
-    op_ref(owner_of(s));                  /* memory_region_ref() in region_add */
+    op_ref(owner_of(s)); /* memory_region_ref() in region_add */
     if (s->c.kind == IOMMU) {
         vfio_dma_pieces_add_iommu(&pieces, s->iova, s->size);
         replay(s);
         check_refs();
         return;
     }
-    ret = vfio_dma_pieces_add_ram(&pieces, s->iova, s->size,
-                                  (void *)(ram_base(s->c.id) + s->c.off), s->c.ro, owner_of(s));
+    ret = vfio_dma_pieces_add_ram(&pieces, s->iova, s->size, (void *)(ram_base(s->c.id) + s->c.off),
+                                  s->c.ro, owner_of(s));
     if (ret) {
         fail("vfio_dma_pieces_add_ram = %d", ret);
     }
     check_refs();
 }
 
-static void listener_del(const Sec *s)
+static void
+listener_del(const Sec *s)
 {
     bool unmap = true;
 
@@ -384,12 +407,13 @@ static void listener_del(const Sec *s)
     if (unmap) {
         op_unmap(NULL, s->iova, s->size);
     }
-    op_unref(owner_of(s));                /* memory_region_unref() in region_del */
+    op_unref(owner_of(s)); /* memory_region_unref() in region_del */
     check_refs();
 }
 
 /* Moves the view to NEXT as QEMU's memory core does: dels, adds, commit */
-static void transaction(View *next, uint64_t split)
+static void
+transaction(View *next, uint64_t split)
 {
     view_sections(next);
     for (int i = 0; i < cur.n; i++) {
@@ -408,8 +432,8 @@ static void transaction(View *next, uint64_t split)
     check_view(split);
 }
 
-static void set_cells(View *v, uint64_t from, uint64_t to, Kind kind, int id, uint64_t off,
-                      bool ro)
+static void
+set_cells(View *v, uint64_t from, uint64_t to, Kind kind, int id, uint64_t off, bool ro)
 {
     for (uint64_t a = from; a < to; a += GRAIN) {
         Cell *c = &v->cell[a / GRAIN];
@@ -420,7 +444,8 @@ static void set_cells(View *v, uint64_t from, uint64_t to, Kind kind, int id, ui
     }
 }
 
-static void begin(const char *name, uint64_t split)
+static void
+begin(const char *name, uint64_t split)
 {
     test_name = name;
     test_failures = 0;
@@ -431,13 +456,14 @@ static void begin(const char *name, uint64_t split)
     for (int i = 0; i < NIOMMU; i++) {
         translations[i] = g_hash_table_new(NULL, NULL);
     }
-    memset(&cur, 0, sizeof(cur));   /* all MMIO */
+    memset(&cur, 0, sizeof(cur)); /* all MMIO */
     view_sections(&cur);
     vfio_dma_pieces_init(&pieces, &ops, NULL, split);
 }
 
 /* Everything removed, as memory_listener_unregister() does: nothing may be left */
-static void end(const char *detail)
+static void
+end(const char *detail)
 {
     View empty;
 
@@ -466,7 +492,8 @@ static void end(const char *detail)
 }
 
 /* SeaBIOS's PAM changes on a PC: the RAM above 1 MiB must be mapped once */
-static void test_pam(void)
+static void
+test_pam(void)
 {
     View rom, ram;
     char detail[120];
@@ -474,10 +501,10 @@ static void test_pam(void)
     begin("pam-changes-keep-ram-above-1m", MiB);
     memset(&rom, 0, sizeof(rom));
     set_cells(&rom, 0, 0xc0000, RAM, 0, 0, false);
-    set_cells(&rom, 0xc0000, MiB, RAM, 1, 0, true);            /* the BIOS ROM */
+    set_cells(&rom, 0xc0000, MiB, RAM, 1, 0, true); /* the BIOS ROM */
     set_cells(&rom, MiB, 8 * MiB, RAM, 0, MiB, false);
     memset(&ram, 0, sizeof(ram));
-    set_cells(&ram, 0, 8 * MiB, RAM, 0, 0, false);             /* PAM: RAM all through */
+    set_cells(&ram, 0, 8 * MiB, RAM, 0, 0, false); /* PAM: RAM all through */
     for (int i = 0; i < 4; i++) {
         transaction(&rom, MiB);
         transaction(&ram, MiB);
@@ -495,7 +522,8 @@ static void test_pam(void)
 }
 
 /* Not a PC: no split; a section is one mapping */
-static void test_no_split(void)
+static void
+test_no_split(void)
 {
     View v;
 
@@ -511,7 +539,8 @@ static void test_no_split(void)
 }
 
 /* Defect 1: an IOMMU section's removal must unmap what its notifier mapped */
-static void test_iommu_del(void)
+static void
+test_iommu_del(void)
 {
     View on, off;
 
@@ -522,7 +551,7 @@ static void test_iommu_del(void)
     set_cells(&on, 0, MiB, RAM, 0, 0, false);
     set_cells(&on, MiB, 8 * MiB, IOMMU, 0, 0, false);
     memset(&off, 0, sizeof(off));
-    set_cells(&off, 0, 8 * MiB, RAM, 0, 0, false);   /* translation off again: RAM */
+    set_cells(&off, 0, 8 * MiB, RAM, 0, 0, false); /* translation off again: RAM */
     transaction(&on, MiB);
     transaction(&off, MiB);
     transaction(&on, MiB);
@@ -530,7 +559,8 @@ static void test_iommu_del(void)
 }
 
 /* An IOMMU section replacing RAM: its replay maps before the commit */
-static void test_iommu_over_pending(void)
+static void
+test_iommu_over_pending(void)
 {
     View ram, on;
 
@@ -547,7 +577,8 @@ static void test_iommu_over_pending(void)
 }
 
 /* Defect 2: a piece pending until commit holds its region */
-static void test_reference(void)
+static void
+test_reference(void)
 {
     View a, b;
 
@@ -556,7 +587,7 @@ static void test_reference(void)
     set_cells(&a, 0, MiB, RAM, 0, 0, false);
     set_cells(&a, MiB, 8 * MiB, RAM, 1, 0, false);
     memset(&b, 0, sizeof(b));
-    set_cells(&b, 0, MiB, RAM, 0, 0, false);          /* region 1 goes away */
+    set_cells(&b, 0, MiB, RAM, 0, 0, false); /* region 1 goes away */
     transaction(&a, MiB);
     transaction(&b, MiB);
     end(NULL);
@@ -566,7 +597,8 @@ static void test_reference(void)
  * Defect 3: the removal of a range that cuts pieces (only after an earlier inconsistency) must
  * unmap what it forgets. Called directly: no flat view produces it.
  */
-static void test_partial(void)
+static void
+test_partial(void)
 {
     View a;
     void *owner = &region[0];
@@ -582,8 +614,8 @@ static void test_partial(void)
     for (guint i = 0; i < kmaps->len; i++) {
         KMap *m = &g_array_index(kmaps, KMap, i);
         if (m->iova < 1536 * KiB && 512 * KiB < m->iova + m->size) {
-            fail("0x%" PRIx64 "+0x%" PRIx64 " still mapped inside the removed range",
-                 m->iova, m->size);
+            fail("0x%" PRIx64 "+0x%" PRIx64 " still mapped inside the removed range", m->iova,
+                 m->size);
         }
     }
     snprintf(step, sizeof(step), "del the rest, commit");
@@ -600,7 +632,8 @@ static void test_partial(void)
 }
 
 /* Defect 4: a map the kernel answers with EBUSY (something untracked there): the retry */
-static void test_ebusy(void)
+static void
+test_ebusy(void)
 {
     View a;
 
@@ -618,7 +651,8 @@ static void test_ebusy(void)
 
 /* Random transactions: mostly windows of the view changed to something else, as PAM, SMRAM,
  * BAR and IOMMU changes do */
-static void test_random(unsigned seed, int steps)
+static void
+test_random(unsigned seed, int steps)
 {
     char name[64];
     View v;
@@ -637,11 +671,13 @@ static void test_random(unsigned seed, int steps)
         uint64_t a = (uint64_t)from * GRAIN, b = (uint64_t)to * GRAIN;
 
         switch (k) {
-        case 0: case 1: case 2:
-            set_cells(&v, a, b, RAM, 0, a, false);              /* main RAM, identity */
+        case 0:
+        case 1:
+        case 2:
+            set_cells(&v, a, b, RAM, 0, a, false); /* main RAM, identity */
             break;
         case 3:
-            set_cells(&v, a, b, RAM, 0, a, true);               /* read-only (ROM-like) */
+            set_cells(&v, a, b, RAM, 0, a, true); /* read-only (ROM-like) */
             break;
         case 4:
             set_cells(&v, a, b, RAM, g_rand_int_range(r, 1, NMR),
@@ -681,7 +717,8 @@ static void test_random(unsigned seed, int steps)
     g_rand_free(r);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     int runs = 200, kept = 0, maps = 0, random_failures;
 
@@ -712,8 +749,8 @@ int main(int argc, char **argv)
     }
     random_failures = total_failures - random_failures;
     if (!random_failures) {
-        printf("ok random: %d runs of 300 transactions, %d pieces kept, %d maps\n",
-               runs, kept, maps);
+        printf("ok random: %d runs of 300 transactions, %d pieces kept, %d maps\n", runs, kept,
+               maps);
     }
     printf("%s: %d failures\n", total_failures ? "FAILED" : "PASSED", total_failures);
     return total_failures ? 1 : 0;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds tests/qemu/dma-pieces-test.c against hw/vfio/dma-pieces.c of the patched QEMU tree
 # (launcher/qemu/build-qemu's build/qemu/src, 0005 applied) and runs it: 0005's piece
 # bookkeeping against a fake kernel and memory core. Skips (77) when that tree, or that file in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* LD_PRELOAD shim: close_range() fails with ENOSYS, as before Linux 5.9 or under a seccomp
  * filter, so that a test reaches the caller's fallback (crun's tests/no_openat2.c does the same
  * for openat2). The first call creates the file $FP_CLOSE_RANGE_MARK, so the test can tell the

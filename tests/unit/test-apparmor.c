@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One domain's AppArmor profile gets one pool slot: the label read from the live XML libvirt
  * passes the hook, and libvirt's own virt-aa-helper (dry run: nothing loaded) writing the rule
  * into that domain's rules file alone. Skipped where libvirt's helper is not installed. */

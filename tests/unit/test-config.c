@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The configuration file: the one the packages ship (every key, with a comment each) loads and
  * says exactly the built-in defaults; bad files are refused naming the key, changing nothing. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* CPU lists ("0-3,8") and libvirt's scaled memory sizes (<memory unit='GiB'>48</memory>). */
 #include "cpuset.h"
 #include "error.h"

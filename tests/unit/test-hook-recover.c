@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fp_hook_recover_hugepages (for `fastpass recover` and boot): the hugepages a hook recorded for
  * a domain that no longer runs go back exactly, also when the hook was killed between raising
  * nr_hugepages and saying so (its write-ahead intent), and the records go; a running domain's

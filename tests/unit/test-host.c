@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Host topology from a fake sysfs tree, `virsh capabilities` XML and a device-topology file. */
 #include "cpuset.h"
 #include "error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI devices without root: a plain directory tree stands for sysfs (and for /proc and /dev
  * where the in-use checks look), as virpcitest.c does with its mock. Covers the IOMMU group
  * check, reset_method (missing versus emptied), who else holds a device, the host's own use of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI addresses: the one text form that may reach a sysfs path, and libvirt's attribute form. */
 #include "error.h"
 #include "pciaddr.h"

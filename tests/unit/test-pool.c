@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The memory pool on a real hugetlbfs mount (made here, under /tmp): states through a whole
  * cycle, one tenant's memory never visible to the next, faults under the pool, racing claimers,
  * capacity and reserve. Needs root and a few dozen free 2 MiB hugepages; skips otherwise. */

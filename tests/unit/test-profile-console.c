@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The first kernel line on the serial console: found however the reads split it, and in a log
  * file read while it is written, truncated or replaced. */
 #include "profile.h"
@@ -8,9 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char boot[] = "SeaBIOS (version 1.16.2)\r\nBooting from ROM..\r\n"
-                           "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP\r\n"
-                           "[    0.000000] Command line: console=ttyS0\r\n";
+static const char boot[] =
+    "SeaBIOS (version 1.16.2)\r\nBooting from ROM..\r\n"
+    "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP\r\n"
+    "[    0.000000] Command line: console=ttyS0\r\n";
 #define LINE "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP"
 
 /* Every split of BOOT into two reads, and into reads of every fixed size. */
@@ -46,12 +48,20 @@ typedef struct {
 } ScanCase;
 
 static const ScanCase scan_cases[] = {
-    {"completed-by-the-last-byte", {"Booting from ROM..\r\n", "Linux versio", "n"}, {0}, TRUE, "Linux version"},
+    {"completed-by-the-last-byte",
+     {"Booting from ROM..\r\n", "Linux versio", "n"},
+     {0},
+     TRUE,
+     "Linux version"},
     {"absent", {"Booting from ROM..\r\n", "Linux versio", "\n"}, {0}, FALSE, NULL},
     {"split-three-ways", {"...Lin", "ux ver", "sion 6.1\n"}, {0}, TRUE, "Linux version 6.1"},
     {"nul-bytes-before", {"a\0b\0Linux version 6.1\n"}, {22}, TRUE, "Linux version 6.1"},
     {"partial-marker-then-real", {"Linux vers", "Linux version X\n"}, {0}, TRUE, "Linux version X"},
-    {"control-characters-dropped", {"Linux version \x1b[0m6.1\r\n"}, {0}, TRUE, "Linux version [0m6.1"},
+    {"control-characters-dropped",
+     {"Linux version \x1b[0m6.1\r\n"},
+     {0},
+     TRUE,
+     "Linux version [0m6.1"},
 };
 
 static void
@@ -112,7 +122,8 @@ test_file(void)
     append(path, "Linux ");
     fp_console_file_poll(f, s);
     append(path, "version 2\n");
-    g_assert_true(fp_console_file_wait(f, s, g_get_real_time() + G_USEC_PER_SEC, NULL, NULL, NULL, &found));
+    g_assert_true(
+        fp_console_file_wait(f, s, g_get_real_time() + G_USEC_PER_SEC, NULL, NULL, NULL, &found));
     g_assert_cmpstr(fp_console_scan_line(s), ==, "Linux version 2");
     g_assert_cmpint(found, >, 0);
 
@@ -142,8 +153,10 @@ test_wait_gives_up(void)
 
     g_assert_false(fp_console_file_wait(f, s, t0 + 50000, NULL, NULL, NULL, &found));
     g_assert_cmpint(g_get_real_time() - t0, >=, 50000);
-    g_assert_false(fp_console_file_wait(f, s, t0 + 10 * G_USEC_PER_SEC, &cancel, NULL, NULL, &found));
-    g_assert_false(fp_console_file_wait(f, s, g_get_real_time() + 10 * G_USEC_PER_SEC, NULL, dead, NULL, &found));
+    g_assert_false(
+        fp_console_file_wait(f, s, t0 + 10 * G_USEC_PER_SEC, &cancel, NULL, NULL, &found));
+    g_assert_false(fp_console_file_wait(f, s, g_get_real_time() + 10 * G_USEC_PER_SEC, NULL, dead,
+                                        NULL, &found));
     g_assert_cmpint(g_get_real_time() - t0, <, 5 * G_USEC_PER_SEC);
     g_assert_cmpint(found, ==, 0);
 }
@@ -156,24 +169,26 @@ typedef struct {
 } ConsoleOfCase;
 
 static const ConsoleOfCase console_of_cases[] = {
-    {"serial-file", "<serial type='file'><source path='/var/log/c.log'/><target port='0'/></serial>", FP_CONSOLE_FILE,
-     "/var/log/c.log"},
-    {"pty-with-log-file", "<serial type='pty'><log file='/var/log/p.log' append='off'/></serial>", FP_CONSOLE_FILE,
-     "/var/log/p.log"},
+    {"serial-file",
+     "<serial type='file'><source path='/var/log/c.log'/><target port='0'/></serial>",
+     FP_CONSOLE_FILE, "/var/log/c.log"},
+    {"pty-with-log-file", "<serial type='pty'><log file='/var/log/p.log' append='off'/></serial>",
+     FP_CONSOLE_FILE, "/var/log/p.log"},
     {"pty", "<serial type='pty'><target port='0'/></serial>", FP_CONSOLE_PTY, NULL},
     {"console-only", "<console type='pty'/>", FP_CONSOLE_PTY, NULL},
     {"none", "<memballoon model='none'/>", FP_CONSOLE_NONE, NULL},
     {"file-without-path", "<serial type='file'/>", FP_CONSOLE_NONE, NULL},
-    {"tcp-not-readable", "<serial type='tcp'><source mode='bind' host='::' service='4555'/></serial>",
-     FP_CONSOLE_NONE, NULL},
+    {"tcp-not-readable",
+     "<serial type='tcp'><source mode='bind' host='::' service='4555'/></serial>", FP_CONSOLE_NONE,
+     NULL},
 };
 
 static void
 test_console_of(gconstpointer data)
 {
     const ConsoleOfCase *c = data;
-    g_autofree char *xml =
-        g_strdup_printf("<domain type='qemu'><name>x</name><devices>%s</devices></domain>", c->devices);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>x</name><devices>%s</devices></domain>", c->devices);
     xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "x.xml", NULL, XML_PARSE_NONET);
     g_autofree char *path = NULL;
 
@@ -194,7 +209,8 @@ main(int argc, char **argv)
         g_test_add_data_func(path, &scan_cases[i], test_scan);
     }
     for (gsize i = 0; i < G_N_ELEMENTS(console_of_cases); i++) {
-        g_autofree char *path = g_strdup_printf("/profile/console/of-domain/%s", console_of_cases[i].name);
+        g_autofree char *path =
+            g_strdup_printf("/profile/console/of-domain/%s", console_of_cases[i].name);
 
         g_test_add_data_func(path, &console_of_cases[i], test_console_of);
     }

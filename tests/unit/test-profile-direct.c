@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* --direct's QEMU command line from a domain XML: what each domain setting becomes, and the
  * firmware: the UEFI image and variables store the domain names, or a refusal naming what
  * cannot be honoured; never QEMU's default SeaBIOS in place of the domain's firmware. Firmware
@@ -12,8 +13,8 @@
 
 typedef struct {
     const char *name;
-    const char *inside; /* XML inside <domain> after <name> */
-    const char *type;   /* <domain type=...> */
+    const char *inside;    /* XML inside <domain> after <name> */
+    const char *type;      /* <domain type=...> */
     const char *expect[6]; /* consecutive argument pairs ("-opt", "value") or single arguments */
     const char *absent[3]; /* substrings no argument may hold */
     gboolean refused;
@@ -33,8 +34,9 @@ typedef struct {
 #define LOADER(path) "<loader readonly='yes' type='pflash'>" path "</loader>"
 #define NVRAM_TEMPLATE "<nvram template='@D@/VARS.fd'>@D@/nvram/vm_VARS.fd</nvram>"
 
-#define OS_KERNEL "<os><type arch='x86_64' machine='q35'>hvm</type><kernel>/boot/vmlinuz</kernel>" \
-                  "<cmdline>console=ttyS0</cmdline></os>"
+#define OS_KERNEL                                                                                  \
+    "<os><type arch='x86_64' machine='q35'>hvm</type><kernel>/boot/vmlinuz</kernel>"               \
+    "<cmdline>console=ttyS0</cmdline></os>"
 
 static const Case cases[] = {
     {"plain-tcg",

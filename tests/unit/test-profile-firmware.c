@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Firmware milestones from QEMU's timestamped fw_cfg trace, and a run's firmware in the
  * profile JSON and report. The trace lines are QEMU 7.2's, as an OVMF boot wrote them. */
 #include "profile.h"

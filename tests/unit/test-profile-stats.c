@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Profiler statistics and the times and phases derived from a start's points. */
 #include "profile.h"
 
@@ -67,8 +68,15 @@ typedef struct {
 
 static const RunCase run_cases[] = {
     {"libvirt-without-hook",
-     {{FP_PT_START_CALL, 0}, {FP_PT_QEMU_EXEC, 50000}, {FP_PT_VCPU_START, 400000}, {FP_PT_KERNEL_LINE, 4400000}},
-     4, TRUE, 350000, 4000000, "before-exec,init,bios"},
+     {{FP_PT_START_CALL, 0},
+      {FP_PT_QEMU_EXEC, 50000},
+      {FP_PT_VCPU_START, 400000},
+      {FP_PT_KERNEL_LINE, 4400000}},
+     4,
+     TRUE,
+     350000,
+     4000000,
+     "before-exec,init,bios"},
     {"hook-with-devices-and-wrapper",
      {{FP_PT_START_CALL, 0},
       {FP_PT_HOOK_BEGIN, 10000},
@@ -79,7 +87,11 @@ static const RunCase run_cases[] = {
       {FP_PT_REAL_EXEC, 1160000},
       {FP_PT_VCPU_START, 1500000},
       {FP_PT_KERNEL_LINE, 5500000}},
-     9, TRUE, 350000, 4000000, "before-hook,hook-setup,devices,hugepages,before-exec,wrapper,init,bios"},
+     9,
+     TRUE,
+     350000,
+     4000000,
+     "before-hook,hook-setup,devices,hugepages,before-exec,wrapper,init,bios"},
     {"hook-without-devices-is-one-phase",
      {{FP_PT_START_CALL, 0},
       {FP_PT_HOOK_BEGIN, 10000},
@@ -87,30 +99,57 @@ static const RunCase run_cases[] = {
       {FP_PT_QEMU_EXEC, 40000},
       {FP_PT_VCPU_START, 90000},
       {FP_PT_KERNEL_LINE, 190000}},
-     6, TRUE, 50000, 100000, "before-hook,hook,before-exec,init,bios"},
+     6,
+     TRUE,
+     50000,
+     100000,
+     "before-hook,hook,before-exec,init,bios"},
     {"direct-qmp-greeting-splits-init",
      {{FP_PT_START_CALL, 0},
       {FP_PT_QEMU_EXEC, 0},
       {FP_PT_QMP_READY, 30000},
       {FP_PT_VCPU_START, 50000},
       {FP_PT_KERNEL_LINE, 4050000}},
-     5, TRUE, 50000, 4000000, "qemu-setup,init,bios"},
+     5,
+     TRUE,
+     50000,
+     4000000,
+     "qemu-setup,init,bios"},
     {"pause-held-by-profiler-left-out",
      {{FP_PT_START_CALL, 0},
       {FP_PT_QEMU_EXEC, 10000},
       {FP_PT_INIT_END, 300000},
       {FP_PT_VCPU_START, 800000},
       {FP_PT_KERNEL_LINE, 2800000}},
-     5, TRUE, 290000, 2000000, "before-exec,init,bios"},
+     5,
+     TRUE,
+     290000,
+     2000000,
+     "before-exec,init,bios"},
     {"no-kernel-line-no-creation-time",
      {{FP_PT_START_CALL, 0}, {FP_PT_QEMU_EXEC, 50000}, {FP_PT_VCPU_START, 400000}},
-     3, FALSE, 0, 0, "before-exec,init"},
+     3,
+     FALSE,
+     0,
+     0,
+     "before-exec,init"},
     {"no-exec-no-creation-time",
      {{FP_PT_START_CALL, 0}, {FP_PT_VCPU_START, 400000}, {FP_PT_KERNEL_LINE, 900000}},
-     3, FALSE, 0, 0, "bios"},
+     3,
+     FALSE,
+     0,
+     0,
+     "bios"},
     {"points-out-of-order-dropped",
-     {{FP_PT_START_CALL, 0}, {FP_PT_QEMU_EXEC, 500000}, {FP_PT_VCPU_START, 400000}, {FP_PT_KERNEL_LINE, 900000}},
-     4, FALSE, 0, 0, "before-exec,bios"},
+     {{FP_PT_START_CALL, 0},
+      {FP_PT_QEMU_EXEC, 500000},
+      {FP_PT_VCPU_START, 400000},
+      {FP_PT_KERNEL_LINE, 900000}},
+     4,
+     FALSE,
+     0,
+     0,
+     "before-exec,bios"},
 };
 
 static void
@@ -139,7 +178,7 @@ test_run(gconstpointer data)
         if (i)
             g_assert_cmpint(ph->start_us, >=, g_array_index(phases, FpPhase, i - 1).end_us);
         /* Creation-time phases are exactly those after QEMU's exec. */
-            g_assert_cmpint(ph->creation, ==, ph->start_us >= run->at[FP_PT_QEMU_EXEC]);
+        g_assert_cmpint(ph->creation, ==, ph->start_us >= run->at[FP_PT_QEMU_EXEC]);
     }
     g_assert_cmpstr(ids->str, ==, c->phases);
 }

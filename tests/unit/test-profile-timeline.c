@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the profiler reads besides the console: the hook's and the wrapper's timelines, a
  * process's start time, QEMU's trace output; and its JSON, read back. */
 #include "profile.h"
@@ -14,37 +15,41 @@
 static const char hook_with_devices[] =
     "{\"domain\": \"vm\", \"events\": [{\"begin_us\": 1700000000010000, "
     "\"devices_begin_us\": 1700000000030000, \"devices_end_us\": 1700000001030000, "
-    "\"devices\": {\"action\": \"prepare\", \"ok\": true, \"total_ms\": 1000.0, \"devices\": [{\"bdf\": \"0000:41:00.0\", "
+    "\"devices\": {\"action\": \"prepare\", \"ok\": true, \"total_ms\": 1000.0, \"devices\": "
+    "[{\"bdf\": \"0000:41:00.0\", "
     "\"status\": \"done\", \"steps\": [{\"step\": \"reset\", \"start_ms\": 1.0, \"ms\": 998.0}]}]},"
     " \"ok\": true, \"event\": \"hook-prepare\", \"time_us\": 1700000001100000}]}";
 static const char hook_without_devices[] =
     "{\"domain\": \"vm\", \"events\": ["
-    "{\"begin_us\": 1700000000010000, \"ok\": true, \"event\": \"hook-prepare\", \"time_us\": 1700000000030000}]}";
-static const char hook_stale[] =
-    "{\"domain\": \"vm\", \"events\": ["
-    "{\"begin_us\": 1699999990000000, \"ok\": true, \"event\": \"hook-prepare\", \"time_us\": 1699999990030000}]}";
-static const char hook_no_end[] =
-    "{\"domain\": \"vm\", \"events\": [{\"begin_us\": 1700000000010000, \"event\": \"hook-prepare\"}]}";
+    "{\"begin_us\": 1700000000010000, \"ok\": true, \"event\": \"hook-prepare\", \"time_us\": "
+    "1700000000030000}]}";
+static const char hook_stale[] = "{\"domain\": \"vm\", \"events\": ["
+                                 "{\"begin_us\": 1699999990000000, \"ok\": true, \"event\": "
+                                 "\"hook-prepare\", \"time_us\": 1699999990030000}]}";
+static const char hook_no_end[] = "{\"domain\": \"vm\", \"events\": [{\"begin_us\": "
+                                  "1700000000010000, \"event\": \"hook-prepare\"}]}";
 static const char qemu_fresh[] =
     "{\"domain\": \"vm\", \"events\": [{\"qemu\": \"/usr/bin/qemu-system-x86_64\", "
     "\"wrapper_start_us\": 1700000001150000, \"changes\": [], \"event\": \"qemu-exec\", "
     "\"time_us\": 1700000001160000}]}";
-static const char qemu_stale[] =
-    "{\"domain\": \"vm\", \"events\": [{\"wrapper_start_us\": 1699999990000000, \"event\": \"qemu-exec\", "
-    "\"time_us\": 1699999990001000}]}";
+static const char qemu_stale[] = "{\"domain\": \"vm\", \"events\": [{\"wrapper_start_us\": "
+                                 "1699999990000000, \"event\": \"qemu-exec\", "
+                                 "\"time_us\": 1699999990001000}]}";
 
 typedef struct {
     const char *name;
     const char *hook, *qemu; /* file contents; NULL: no file */
-    gint64 hook_begin, devices_begin, devices_end, hook_end, exec, real_exec; /* offsets from T0; -1: unset */
+    gint64 hook_begin, devices_begin, devices_end, hook_end, exec,
+        real_exec; /* offsets from T0; -1: unset */
     gboolean devices;
     guint notes;
 } TimelineCase;
 
 static const TimelineCase timeline_cases[] = {
-    {"hook-with-devices-and-wrapper", hook_with_devices, qemu_fresh, 10000, 30000, 1030000, 1100000, 1150000, 1160000,
-     TRUE, 0},
-    {"hook-without-devices", hook_without_devices, qemu_fresh, 10000, -1, -1, 30000, 1150000, 1160000, FALSE, 0},
+    {"hook-with-devices-and-wrapper", hook_with_devices, qemu_fresh, 10000, 30000, 1030000, 1100000,
+     1150000, 1160000, TRUE, 0},
+    {"hook-without-devices", hook_without_devices, qemu_fresh, 10000, -1, -1, 30000, 1150000,
+     1160000, FALSE, 0},
     {"missing-files", NULL, NULL, -1, -1, -1, -1, -1, -1, FALSE, 2},
     {"stale-files-from-an-earlier-start", hook_stale, qemu_stale, -1, -1, -1, -1, -1, -1, FALSE, 2},
     {"garbage", "{\"events\": [tru", "\x01\x02not json", -1, -1, -1, -1, -1, -1, FALSE, 2},
@@ -114,20 +119,29 @@ typedef struct {
 
 #define MARK FP_TIMELINE_LOG_MARK
 static const LogCase log_cases[] = {
-    {"event", "2026-12-01 18:00:00.000+0000: starting up\nfastpass-qemu: cannot record the timeline: "
-              "Permission denied\n" MARK "{\"qemu\":\"/usr/bin/qemu-system-x86_64\","
-              "\"wrapper_start_us\":1700000001150000,\"changes\":[],\"event\":\"qemu-exec\","
-              "\"time_us\":1700000001160000}\nqemu-system-x86_64: some warning\n",
+    {"event",
+     "2026-12-01 18:00:00.000+0000: starting up\nfastpass-qemu: cannot record the timeline: "
+     "Permission denied\n" MARK "{\"qemu\":\"/usr/bin/qemu-system-x86_64\","
+     "\"wrapper_start_us\":1700000001150000,\"changes\":[],\"event\":\"qemu-exec\","
+     "\"time_us\":1700000001160000}\nqemu-system-x86_64: some warning\n",
      TRUE, 1150000, 1160000, 0},
-    {"last-line-wins", MARK "{\"wrapper_start_us\":1700000000100000,\"event\":\"qemu-exec\",\"time_us\":1700000000200000}\n"
-                       MARK "{\"wrapper_start_us\":1700000000300000,\"event\":\"qemu-exec\",\"time_us\":1700000000400000}",
+    {"last-line-wins",
+     MARK
+     "{\"wrapper_start_us\":1700000000100000,\"event\":\"qemu-exec\",\"time_us\":1700000000200000}"
+     "\n" MARK
+     "{\"wrapper_start_us\":1700000000300000,\"event\":\"qemu-exec\",\"time_us\":1700000000400000}",
      TRUE, 300000, 400000, 0},
-    {"no-event", "2026-12-01 18:00:00.000+0000: starting up\nqemu-system-x86_64: ready\n", FALSE, -1, -1, 0},
-    {"earlier-start", MARK "{\"wrapper_start_us\":1699999990000000,\"event\":\"qemu-exec\",\"time_us\":1699999990001000}\n",
+    {"no-event", "2026-12-01 18:00:00.000+0000: starting up\nqemu-system-x86_64: ready\n", FALSE,
+     -1, -1, 0},
+    {"earlier-start",
+     MARK "{\"wrapper_start_us\":1699999990000000,\"event\":\"qemu-exec\",\"time_us\":"
+          "1699999990001000}\n",
      TRUE, -1, -1, 1},
     {"not-json", MARK "{\"wrapper_start_us\": 17000\n", FALSE, -1, -1, 1},
-    {"another-event", MARK "{\"wrapper_start_us\":1700000001150000,\"event\":\"hook-prepare\"}\n", FALSE, -1, -1, 1},
-    {"strings-for-times", MARK "{\"wrapper_start_us\":\"1700000001150000\",\"event\":\"qemu-exec\"}\n", TRUE, -1, -1, 1},
+    {"another-event", MARK "{\"wrapper_start_us\":1700000001150000,\"event\":\"hook-prepare\"}\n",
+     FALSE, -1, -1, 1},
+    {"strings-for-times",
+     MARK "{\"wrapper_start_us\":\"1700000001150000\",\"event\":\"qemu-exec\"}\n", TRUE, -1, -1, 1},
 };
 
 static void
@@ -150,10 +164,12 @@ typedef struct {
 } ProcCase;
 
 static const ProcCase proc_cases[] = {
-    {"plain", "1234 (qemu-system-x86) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 3 0 98765 1000 200 "
-              "18446744073709551615\n",
+    {"plain",
+     "1234 (qemu-system-x86) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 3 0 98765 1000 200 "
+     "18446744073709551615\n",
      TRUE, 98765},
-    {"name-with-spaces-and-parens", "77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0\n", TRUE, 4242},
+    {"name-with-spaces-and-parens",
+     "77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0\n", TRUE, 4242},
     {"truncated", "77 (qemu) S 1 2 3\n", FALSE, 0},
     {"no-parens", "garbage", FALSE, 0},
     {"not-a-number", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 abc 0 0\n", FALSE, 0},
@@ -310,7 +326,8 @@ static const BadJsonCase bad_json_cases[] = {
     {"not-a-profile", "{\"runs\": []}", "not a fastpass profile"},
     {"newer-format", "{\"fastpass_profile\": 99, \"runs\": []}", "format 99"},
     {"runs-not-array", "{\"fastpass_profile\": 1, \"runs\": 3}", "not an array"},
-    {"point-not-integer", "{\"fastpass_profile\": 1, \"runs\": [{\"points_us\": {\"kernel_line\": \"x\"}}]}",
+    {"point-not-integer",
+     "{\"fastpass_profile\": 1, \"runs\": [{\"points_us\": {\"kernel_line\": \"x\"}}]}",
      "not a positive integer"},
     {"run-without-points", "{\"fastpass_profile\": 1, \"runs\": [{}]}", "no \"points_us\""},
 };

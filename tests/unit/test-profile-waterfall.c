@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The waterfall chart: well-formed SVG, one row per configuration, phases in time order with
  * widths proportional to their durations, a legend entry per phase, the data kept for adding
  * rows later. */
@@ -16,7 +17,8 @@
 
 /* A configuration whose starts have these point offsets (ms), each start SPREAD ms slower. */
 static FpProfile *
-profile_with(const char *label, const FpPoint *pts, const double *ms, guint n, guint starts, double spread)
+profile_with(const char *label, const FpPoint *pts, const double *ms, guint n, guint starts,
+             double spread)
 {
     FpProfile *p = fp_profile_new(label, "vm", "libvirt");
 
@@ -24,19 +26,23 @@ profile_with(const char *label, const FpPoint *pts, const double *ms, guint n, g
         FpProfileRun *run = fp_profile_run_new();
 
         for (guint i = 0; i < n; i++)
-            fp_profile_run_set(run, pts[i], T0 + (gint64)((ms[i] + (i ? spread * s : 0)) * 1000), "test");
+            fp_profile_run_set(run, pts[i], T0 + (gint64)((ms[i] + (i ? spread * s : 0)) * 1000),
+                               "test");
         g_ptr_array_add(p->runs, run);
     }
     return p;
 }
 
-static const FpPoint stock_pts[] = {FP_PT_START_CALL, FP_PT_HOOK_BEGIN,  FP_PT_DEVICES_BEGIN, FP_PT_DEVICES_END,
-                                    FP_PT_HOOK_END,   FP_PT_QEMU_EXEC,   FP_PT_VCPU_START,    FP_PT_KERNEL_LINE};
+static const FpPoint stock_pts[] = {FP_PT_START_CALL,  FP_PT_HOOK_BEGIN, FP_PT_DEVICES_BEGIN,
+                                    FP_PT_DEVICES_END, FP_PT_HOOK_END,   FP_PT_QEMU_EXEC,
+                                    FP_PT_VCPU_START,  FP_PT_KERNEL_LINE};
 static const double stock_ms[] = {0, 20, 30, 4030, 4100, 4300, 16300, 20300};
-static const FpPoint fast_pts[] = {FP_PT_START_CALL, FP_PT_HOOK_BEGIN, FP_PT_HOOK_END, FP_PT_QEMU_EXEC,
-                                   FP_PT_REAL_EXEC,  FP_PT_VCPU_START, FP_PT_KERNEL_LINE};
+static const FpPoint fast_pts[] = {FP_PT_START_CALL, FP_PT_HOOK_BEGIN, FP_PT_HOOK_END,
+                                   FP_PT_QEMU_EXEC,  FP_PT_REAL_EXEC,  FP_PT_VCPU_START,
+                                   FP_PT_KERNEL_LINE};
 static const double fast_ms[] = {0, 20, 40, 100, 110, 400, 3300};
-static const FpPoint floor_pts[] = {FP_PT_START_CALL, FP_PT_QEMU_EXEC, FP_PT_VCPU_START, FP_PT_KERNEL_LINE};
+static const FpPoint floor_pts[] = {FP_PT_START_CALL, FP_PT_QEMU_EXEC, FP_PT_VCPU_START,
+                                    FP_PT_KERNEL_LINE};
 static const double floor_ms[] = {0, 60, 300, 3100};
 
 static xmlXPathObject *
@@ -82,8 +88,7 @@ static const ChartCase chart_cases[] = {
     {"three-rows",
      3,
      {"before-hook,hook-setup,devices,hugepages,before-exec,init,bios",
-      "before-hook,hook,before-exec,wrapper,init,bios",
-      "before-exec,init,bios"}},
+      "before-hook,hook,before-exec,wrapper,init,bios", "before-exec,init,bios"}},
 };
 
 static void
@@ -147,7 +152,8 @@ test_chart(gconstpointer data)
         xmlXPathObject *bios = xpath(ctx, "/s:svg/s:g[@class='row'][1]/s:rect[@data-phase='bios']");
 
         g_assert_cmpint(xmlXPathNodeSetGetLength(bios->nodesetval), ==, 1);
-        g_assert_cmpfloat_with_epsilon(num_prop(bios->nodesetval->nodeTab[0], "data-ms"), 4000, 1e-6);
+        g_assert_cmpfloat_with_epsilon(num_prop(bios->nodesetval->nodeTab[0], "data-ms"), 4000,
+                                       1e-6);
         xmlXPathFreeObject(bios);
     }
     /* A time axis with ticks in seconds. */
@@ -175,7 +181,8 @@ test_chart(gconstpointer data)
 static void
 test_totals(void)
 {
-    g_autoptr(FpProfile) p = profile_with("fastpass", fast_pts, fast_ms, G_N_ELEMENTS(fast_pts), 1, 0);
+    g_autoptr(FpProfile) p =
+        profile_with("fastpass", fast_pts, fast_ms, G_N_ELEMENTS(fast_pts), 1, 0);
     FpProfile *list[] = {p};
     g_autofree char *svg = fp_waterfall_svg(list, 1, NULL);
 
@@ -210,8 +217,10 @@ test_reload(void)
         g_assert_cmpstr(b->label, ==, list[i]->label);
         g_assert_cmpuint(b->runs->len, ==, list[i]->runs->len);
         for (guint r = 0; r < b->runs->len; r++)
-            g_assert_cmpmem(((FpProfileRun *)g_ptr_array_index(b->runs, r))->at, sizeof(gint64) * FP_PT_COUNT,
-                            ((FpProfileRun *)g_ptr_array_index(list[i]->runs, r))->at, sizeof(gint64) * FP_PT_COUNT);
+            g_assert_cmpmem(((FpProfileRun *)g_ptr_array_index(b->runs, r))->at,
+                            sizeof(gint64) * FP_PT_COUNT,
+                            ((FpProfileRun *)g_ptr_array_index(list[i]->runs, r))->at,
+                            sizeof(gint64) * FP_PT_COUNT);
     }
     /* Not a fastpass chart. */
     g_assert_true(g_file_set_contents(path, "<svg xmlns='http://www.w3.org/2000/svg'/>", -1, NULL));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The wrapper's command-line rewrite: what it changes, and everything it must leave alone. */
 #include "qemuargs.h"
 
@@ -361,7 +362,9 @@ test_guest_read(void)
                              RAM("{\"qom-type\":\"memory-backend-file\",\"id\":\"ram-node0\","
                                  "\"size\":67108864,\"host-nodes\":[0]}"),
                              NULL};
-        const char *two[] = {"qemu", "-name", "guest=n",
+        const char *two[] = {"qemu",
+                             "-name",
+                             "guest=n",
                              RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node0\","
                                  "\"size\":67108864}"),
                              RAM("{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node1\","

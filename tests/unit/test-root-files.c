@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Files root keeps where QEMU's user or anyone else could plant something: the run directory,
  * the timelines, the device claims, a log file. A planted symlink, an oversize file, hostile JSON
  * and a FIFO at each place: root follows nothing, overwrites nothing but its own files, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The timeline's writers (the hook as root, the wrapper as QEMU's user) lock their file: a lock
  * another process keeps must not hold a domain's start. The write gives up within its bound and
  * drops the event, leaving the file as it was. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The tune rules, one table row per behaviour: input domain, host, expected end state. */
 #include "domain.h"
 #include "error.h"
@@ -19,7 +20,7 @@ typedef struct {
     const char *topology; /* JSON, or NULL */
     const char *skip;     /* rule id, or NULL */
     const char *boot_display;
-    const char *body;     /* the domain's children after <name> */
+    const char *body; /* the domain's children after <name> */
     const char *expect[6];
     const char *absent[4];
     const char *warning; /* substring of one warning, or NULL for "no warnings" */
@@ -32,11 +33,11 @@ typedef struct {
     const char *resource; /* the device's sysfs resource file; NULL: not in sysfs */
 } BarCase;
 
-#define GPU(bus) \
-    "    <hostdev mode='subsystem' type='pci' managed='yes'>\n" \
-    "      <source>\n" \
-    "        <address domain='0x0000' bus='" bus "' slot='0x00' function='0x0'/>\n" \
-    "      </source>\n" \
+#define GPU(bus)                                                                                   \
+    "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"                                    \
+    "      <source>\n"                                                                             \
+    "        <address domain='0x0000' bus='" bus "' slot='0x00' function='0x0'/>\n"                \
+    "      </source>\n"                                                                            \
     "    </hostdev>\n"
 #define OS "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n"
 #define UEFI_OS(boot)                                                                              \
@@ -65,98 +66,279 @@ typedef struct {
 #define MEM(kib) "  <memory unit='KiB'>" kib "</memory>\n  <vcpu placement='static'>2</vcpu>\n"
 
 static const Case cases[] = {
-    {"bootmenu/added-when-absent", HOST_CAPS, NULL, NULL, NULL, MEM("1048576") OS "  <devices/>\n",
-     {"    <type arch='x86_64' machine='q35'>hvm</type>\n    <bootmenu enable='no'/>\n  </os>"}, {NULL},
-     NULL, TRUE},
-    {"bootmenu/on-turned-off", HOST_CAPS, NULL, NULL, NULL,
-     MEM("1048576") "  <os>\n    <type>hvm</type>\n    <bootmenu enable='yes' timeout='3000'/>\n  </os>\n",
-     {"<bootmenu enable='no'/>"}, {"timeout", "enable='yes'"}, NULL, TRUE},
-    {"hugepages/1g-when-aligned-and-host-has-1g", HOST_CAPS, NULL, NULL, NULL, MEM("4194304") OS,
-     {"  <memoryBacking>\n    <hugepages>\n      <page size='1048576' unit='KiB'/>\n    </hugepages>\n"},
-     {NULL}, NULL, TRUE},
-    {"hugepages/2m-when-not-a-gib-multiple", HOST_CAPS, NULL, NULL, NULL, MEM("1572864") OS,
-     {"<page size='2048' unit='KiB'/>"}, {"1048576' unit"}, NULL, TRUE},
-    {"hugepages/2m-when-host-has-no-1g", HOST_CAPS_NO_1G, NULL, NULL, NULL, MEM("4194304") OS,
-     {"<page size='2048' unit='KiB'/>"}, {NULL}, NULL, TRUE},
-    {"hugepages/2m-and-warning-when-host-unknown", HOST_UNKNOWN, NULL, NULL, NULL, MEM("4194304") OS,
-     {"<page size='2048' unit='KiB'/>", "<allocation mode='immediate'/>"}, {"threads="},
-     "hugepage sizes unknown", TRUE},
-    {"hugepages/explicit-choice-kept", HOST_CAPS, NULL, NULL, NULL,
+    {"bootmenu/added-when-absent",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("1048576") OS "  <devices/>\n",
+     {"    <type arch='x86_64' machine='q35'>hvm</type>\n    <bootmenu enable='no'/>\n  </os>"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"bootmenu/on-turned-off",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("1048576") "  <os>\n    <type>hvm</type>\n    <bootmenu enable='yes' timeout='3000'/>\n  "
+                    "</os>\n",
+     {"<bootmenu enable='no'/>"},
+     {"timeout", "enable='yes'"},
+     NULL,
+     TRUE},
+    {"hugepages/1g-when-aligned-and-host-has-1g",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("4194304") OS,
+     {"  <memoryBacking>\n    <hugepages>\n      <page size='1048576' unit='KiB'/>\n    "
+      "</hugepages>\n"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"hugepages/2m-when-not-a-gib-multiple",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("1572864") OS,
+     {"<page size='2048' unit='KiB'/>"},
+     {"1048576' unit"},
+     NULL,
+     TRUE},
+    {"hugepages/2m-when-host-has-no-1g",
+     HOST_CAPS_NO_1G,
+     NULL,
+     NULL,
+     NULL,
+     MEM("4194304") OS,
+     {"<page size='2048' unit='KiB'/>"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"hugepages/2m-and-warning-when-host-unknown",
+     HOST_UNKNOWN,
+     NULL,
+     NULL,
+     NULL,
+     MEM("4194304") OS,
+     {"<page size='2048' unit='KiB'/>", "<allocation mode='immediate'/>"},
+     {"threads="},
+     "hugepage sizes unknown",
+     TRUE},
+    {"hugepages/explicit-choice-kept",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
      MEM("4194304") "  <memoryBacking>\n    <hugepages>\n      <page size='2048' unit='KiB'/>\n"
                     "    </hugepages>\n  </memoryBacking>\n" OS,
-     {"<page size='2048' unit='KiB'/>"}, {"1048576' unit"}, NULL, TRUE},
-    {"hugepages/unaligned-memory-skipped-with-warning", HOST_CAPS, NULL, NULL, NULL, MEM("219100") OS,
-     {"<allocation mode='immediate' threads='48'/>"}, {"<hugepages"}, "not a multiple of 2 MiB", FALSE},
-    {"hugepages/numa-cell-must-align-too", HOST_CAPS, NULL, NULL, NULL,
+     {"<page size='2048' unit='KiB'/>"},
+     {"1048576' unit"},
+     NULL,
+     TRUE},
+    {"hugepages/unaligned-memory-skipped-with-warning",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("219100") OS,
+     {"<allocation mode='immediate' threads='48'/>"},
+     {"<hugepages"},
+     "not a multiple of 2 MiB",
+     FALSE},
+    {"hugepages/numa-cell-must-align-too",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
      MEM("2097152") OS
      "  <cpu>\n    <numa>\n      <cell id='0' cpus='0' memory='1048576' unit='KiB'/>\n"
      "      <cell id='1' cpus='1' memory='1048576' unit='KiB'/>\n    </numa>\n  </cpu>\n",
-     {"<page size='1048576' unit='KiB'/>"}, {NULL}, NULL, TRUE},
-    {"allocation/threads-are-cpus-of-the-devices-node", HOST_CAPS, "{\"0000:c1:00.0\": 1}", NULL, NULL,
+     {"<page size='1048576' unit='KiB'/>"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"allocation/threads-are-cpus-of-the-devices-node",
+     HOST_CAPS,
+     "{\"0000:c1:00.0\": 1}",
+     NULL,
+     NULL,
      MEM("4194304") OS "  <devices>\n" GPU("0xc1") "  </devices>\n",
      {"<allocation mode='immediate' threads='24'/>", "<vcpupin vcpu='0' cpuset='24-47'/>",
       "<vcpupin vcpu='1' cpuset='24-47'/>", "<emulatorpin cpuset='24-47'/>",
       "<numatune>\n    <memory mode='strict' nodeset='1'/>\n  </numatune>"},
-     {NULL}, NULL, TRUE},
-    {"allocation/ondemand-choice-kept", HOST_CAPS, NULL, NULL, NULL,
+     {NULL},
+     NULL,
+     TRUE},
+    {"allocation/ondemand-choice-kept",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
      MEM("4194304") "  <memoryBacking>\n    <allocation mode='ondemand'/>\n  </memoryBacking>\n" OS,
-     {"<allocation mode='ondemand'/>"}, {"immediate"}, NULL, TRUE},
-    {"allocation/threads-added-to-immediate", HOST_CAPS, NULL, NULL, NULL,
-     MEM("4194304") "  <memoryBacking>\n    <allocation mode='immediate'/>\n  </memoryBacking>\n" OS,
-     {"<allocation mode='immediate' threads='48'/>"}, {NULL}, NULL, TRUE},
-    {"numa/majority-node-wins-with-warning", HOST_CAPS,
-     "{\"0000:41:00.0\": 0, \"0000:c1:00.0\": 1, \"0000:c2:00.0\": 1}", NULL, NULL,
+     {"<allocation mode='ondemand'/>"},
+     {"immediate"},
+     NULL,
+     TRUE},
+    {"allocation/threads-added-to-immediate",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("4194304") "  <memoryBacking>\n    <allocation mode='immediate'/>\n  "
+                    "</memoryBacking>\n" OS,
+     {"<allocation mode='immediate' threads='48'/>"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"numa/majority-node-wins-with-warning",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0, \"0000:c1:00.0\": 1, \"0000:c2:00.0\": 1}",
+     NULL,
+     NULL,
      MEM("4194304") OS "  <devices>\n" GPU("0x41") GPU("0xc1") GPU("0xc2") "  </devices>\n",
-     {"nodeset='1'", "<emulatorpin cpuset='24-47'/>"}, {"nodeset='0'"}, "span NUMA nodes 0,1", TRUE},
-    {"numa/unknown-device-node-skipped", HOST_CAPS, NULL, NULL, NULL,
+     {"nodeset='1'", "<emulatorpin cpuset='24-47'/>"},
+     {"nodeset='0'"},
+     "span NUMA nodes 0,1",
+     TRUE},
+    {"numa/unknown-device-node-skipped",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
      MEM("4194304") OS "  <devices>\n" GPU("0x41") "  </devices>\n",
-     {"<memballoon model='none'/>", "<rom bar='off'/>"}, {"<numatune", "<vcpupin"}, "NUMA node of 0000:41:00.0 unknown",
+     {"<memballoon model='none'/>", "<rom bar='off'/>"},
+     {"<numatune", "<vcpupin"},
+     "NUMA node of 0000:41:00.0 unknown",
      FALSE},
-    {"numa/existing-pins-kept", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL,
+    {"numa/existing-pins-kept",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0}",
+     NULL,
+     NULL,
      MEM("4194304") "  <cputune>\n    <vcpupin vcpu='0' cpuset='5'/>\n  </cputune>\n" OS
-     "  <devices>\n" GPU("0x41") "  </devices>\n",
-     {"    <vcpupin vcpu='0' cpuset='5'/>\n    <vcpupin vcpu='1' cpuset='0-23'/>\n    <emulatorpin cpuset='0-23'/>\n"},
-     {"<vcpupin vcpu='0' cpuset='0-23'/>"}, NULL, TRUE},
-    {"numa/numad-placement-respected", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL,
+                    "  <devices>\n" GPU("0x41") "  </devices>\n",
+     {"    <vcpupin vcpu='0' cpuset='5'/>\n    <vcpupin vcpu='1' cpuset='0-23'/>\n    <emulatorpin "
+      "cpuset='0-23'/>\n"},
+     {"<vcpupin vcpu='0' cpuset='0-23'/>"},
+     NULL,
+     TRUE},
+    {"numa/numad-placement-respected",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0}",
+     NULL,
+     NULL,
      "  <memory unit='KiB'>4194304</memory>\n  <vcpu placement='auto'>2</vcpu>\n"
      "  <numatune>\n    <memory mode='strict' placement='auto'/>\n  </numatune>\n" OS
      "  <devices>\n" GPU("0x41") "  </devices>\n",
-     {"placement='auto'/>"}, {"<vcpupin", "<emulatorpin", "nodeset="}, NULL, TRUE},
-    {"numa/no-hostdev-no-pinning", HOST_CAPS, NULL, NULL, NULL, MEM("4194304") OS "  <devices/>\n",
-     {"threads='48'"}, {"<cputune", "<numatune", "<memballoon"}, NULL, TRUE},
-    {"memballoon/added-with-hostdev", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL,
-     MEM("4194304") OS "  <devices>\n" GPU("0x41") "  </devices>\n",
-     {"    </hostdev>\n    <memballoon model='none'/>\n  </devices>"}, {NULL}, NULL, TRUE},
-    {"memballoon/virtio-replaced-and-emptied", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL,
-     MEM("4194304") OS "  <devices>\n" GPU("0x41")
-     "    <memballoon model='virtio' autodeflate='on'>\n      <stats period='10'/>\n"
-     "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n"
-     "    </memballoon>\n  </devices>\n",
-     {"    <memballoon model='none'/>\n  </devices>"}, {"virtio", "stats", "autodeflate", "slot='0x05'"}, NULL,
+     {"placement='auto'/>"},
+     {"<vcpupin", "<emulatorpin", "nodeset="},
+     NULL,
      TRUE},
-    {"memballoon/kept-without-hostdev", HOST_CAPS, NULL, NULL, NULL,
+    {"numa/no-hostdev-no-pinning",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
+     MEM("4194304") OS "  <devices/>\n",
+     {"threads='48'"},
+     {"<cputune", "<numatune", "<memballoon"},
+     NULL,
+     TRUE},
+    {"memballoon/added-with-hostdev",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0}",
+     NULL,
+     NULL,
+     MEM("4194304") OS "  <devices>\n" GPU("0x41") "  </devices>\n",
+     {"    </hostdev>\n    <memballoon model='none'/>\n  </devices>"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"memballoon/virtio-replaced-and-emptied",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0}",
+     NULL,
+     NULL,
+     MEM("4194304") OS "  <devices>\n" GPU(
+         "0x41") "    <memballoon model='virtio' autodeflate='on'>\n      <stats period='10'/>\n"
+                 "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+                 "function='0x0'/>\n"
+                 "    </memballoon>\n  </devices>\n",
+     {"    <memballoon model='none'/>\n  </devices>"},
+     {"virtio", "stats", "autodeflate", "slot='0x05'"},
+     NULL,
+     TRUE},
+    {"memballoon/kept-without-hostdev",
+     HOST_CAPS,
+     NULL,
+     NULL,
+     NULL,
      MEM("4194304") OS "  <devices>\n    <memballoon model='virtio'/>\n  </devices>\n",
-     {"<memballoon model='virtio'/>"}, {"model='none'"}, NULL, TRUE},
-    {"rom/off-on-every-plain-hostdev", HOST_CAPS, "{\"0000:41:00.0\": 0, \"0000:42:00.0\": 0}", NULL, NULL,
+     {"<memballoon model='virtio'/>"},
+     {"model='none'"},
+     NULL,
+     TRUE},
+    {"rom/off-on-every-plain-hostdev",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0, \"0000:42:00.0\": 0}",
+     NULL,
+     NULL,
      MEM("4194304") OS "  <devices>\n" GPU("0x41") GPU("0x42") "  </devices>\n",
-     {"      </source>\n      <rom bar='off'/>\n    </hostdev>\n    <hostdev"}, {NULL}, NULL, TRUE},
-    {"rom/kept-for-boot-device", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL,
-     MEM("4194304") OS "  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n"
+     {"      </source>\n      <rom bar='off'/>\n    </hostdev>\n    <hostdev"},
+     {NULL},
+     NULL,
+     TRUE},
+    {"rom/kept-for-boot-device",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0}",
+     NULL,
+     NULL,
+     MEM("4194304") OS
+     "  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n"
      "        <address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/>\n      </source>\n"
      "      <boot order='1'/>\n    </hostdev>\n  </devices>\n",
-     {"<boot order='1'/>"}, {"<rom"}, NULL, TRUE},
-    {"rom/kept-for-boot-display", HOST_CAPS, "{\"0000:41:00.0\": 0, \"0000:42:00.0\": 0}", NULL, "0000:41:00.0",
+     {"<boot order='1'/>"},
+     {"<rom"},
+     NULL,
+     TRUE},
+    {"rom/kept-for-boot-display",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0, \"0000:42:00.0\": 0}",
+     NULL,
+     "0000:41:00.0",
      MEM("4194304") OS "  <devices>\n" GPU("0x41") GPU("0x42") "  </devices>\n",
      {"bus='0x41' slot='0x00' function='0x0'/>\n      </source>\n    </hostdev>",
       "bus='0x42' slot='0x00' function='0x0'/>\n      </source>\n      <rom bar='off'/>"},
-     {NULL}, NULL, TRUE},
-    {"rom/explicit-rom-file-kept", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL,
-     MEM("4194304") OS "  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n"
+     {NULL},
+     NULL,
+     TRUE},
+    {"rom/explicit-rom-file-kept",
+     HOST_CAPS,
+     "{\"0000:41:00.0\": 0}",
+     NULL,
+     NULL,
+     MEM("4194304") OS
+     "  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n"
      "        <address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/>\n      </source>\n"
      "      <rom file='/usr/share/vgabios/gpu.rom'/>\n    </hostdev>\n  </devices>\n",
-     {"<rom file='/usr/share/vgabios/gpu.rom'/>"}, {"bar='off'"}, NULL, TRUE},
-    {"rules/skipped-rule-changes-nothing", HOST_CAPS, NULL, "bootmenu", NULL, MEM("1048576") OS,
-     {"<page size='1048576'"}, {"<bootmenu"}, NULL, TRUE},
+     {"<rom file='/usr/share/vgabios/gpu.rom'/>"},
+     {"bar='off'"},
+     NULL,
+     TRUE},
+    {"rules/skipped-rule-changes-nothing",
+     HOST_CAPS,
+     NULL,
+     "bootmenu",
+     NULL,
+     MEM("1048576") OS,
+     {"<page size='1048576'"},
+     {"<bootmenu"},
+     NULL,
+     TRUE},
 };
 
 static const BarCase bar_cases[] = {
@@ -250,7 +432,8 @@ make_host(const Case *c, const char *sysfs)
 }
 
 static char *
-run(const char *xml, FpHost *host, const FpTuneOptions *opts, gboolean apply, FpTuneResult **res_out)
+run(const char *xml, FpHost *host, const FpTuneOptions *opts, gboolean apply,
+    FpTuneResult **res_out)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(FpDomain) dom = fp_domain_load_memory(xml, strlen(xml), "case", &error);
@@ -271,7 +454,8 @@ check_case(const Case *c, const char *sysfs)
     g_autoptr(FpHost) host = make_host(c, sysfs);
     g_autoptr(GPtrArray) display = g_ptr_array_new();
     FpTuneOptions opts = {.boot_display = display};
-    g_autofree char *in = g_strdup_printf("<domain type='qemu'>\n  <name>t</name>\n%s</domain>\n", c->body);
+    g_autofree char *in =
+        g_strdup_printf("<domain type='qemu'>\n  <name>t</name>\n%s</domain>\n", c->body);
     g_autoptr(FpTuneResult) res = NULL, res2 = NULL, lint = NULL;
     g_autofree char *out = NULL, *out2 = NULL, *linted = NULL;
     gboolean warned = FALSE;
@@ -341,10 +525,12 @@ test_bar_case(gconstpointer data)
 static void
 test_lint_matches_tune(void)
 {
-    static const Case c = {"", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL, NULL, {NULL}, {NULL}, NULL, TRUE};
-    const char *in = "<domain type='kvm'>\n  <name>slow</name>\n" MEM("4194304")
-                     "  <os>\n    <type>hvm</type>\n    <bootmenu enable='yes'/>\n  </os>\n"
-                     "  <devices>\n" GPU("0x41") "    <memballoon model='virtio'/>\n  </devices>\n</domain>\n";
+    static const Case c = {
+        "", HOST_CAPS, "{\"0000:41:00.0\": 0}", NULL, NULL, NULL, {NULL}, {NULL}, NULL, TRUE};
+    const char *in = "<domain type='kvm'>\n  <name>slow</name>\n" MEM(
+        "4194304") "  <os>\n    <type>hvm</type>\n    <bootmenu enable='yes'/>\n  </os>\n"
+                   "  <devices>\n" GPU(
+                       "0x41") "    <memballoon model='virtio'/>\n  </devices>\n</domain>\n";
     g_autoptr(FpHost) host = make_host(&c, NULL);
     g_autoptr(FpTuneResult) res = NULL;
     g_autofree char *out = run(in, host, NULL, FALSE, &res);
@@ -357,8 +543,10 @@ test_lint_matches_tune(void)
         const FpFinding *f = g_ptr_array_index(res->findings, i);
         g_assert_cmpstr(f->rule, ==, want[i]);
     }
-    g_assert_cmpstr(((FpFinding *)g_ptr_array_index(res->findings, 0))->path, ==, "/domain/os/bootmenu");
-    g_assert_cmpstr(((FpFinding *)g_ptr_array_index(res->findings, 4))->path, ==, "/domain/devices/memballoon");
+    g_assert_cmpstr(((FpFinding *)g_ptr_array_index(res->findings, 0))->path, ==,
+                    "/domain/os/bootmenu");
+    g_assert_cmpstr(((FpFinding *)g_ptr_array_index(res->findings, 4))->path, ==,
+                    "/domain/devices/memballoon");
     text = fp_lint_format_text("slow.xml", res);
     g_assert_nonnull(strstr(text, "slow.xml: bootmenu at /domain/os/bootmenu: boot menu is on"));
 }
@@ -402,9 +590,11 @@ test_bad_hostdev_address(void)
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
         g_autofree char *xml = g_strdup_printf(
-            "<domain type='kvm'><name>x</name><devices><hostdev mode='subsystem' type='pci'><source>"
+            "<domain type='kvm'><name>x</name><devices><hostdev mode='subsystem' "
+            "type='pci'><source>"
             "<address domain='0x0000' bus='%s' slot='0x00' function='0x0'/></source></hostdev>"
-            "</devices></domain>", bad[i]);
+            "</devices></domain>",
+            bad[i]);
         g_autoptr(FpDomain) dom = fp_domain_load_memory(xml, strlen(xml), "bad.xml", &error);
 
         g_assert_null(dom);

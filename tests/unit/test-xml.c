@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Hardened XML reading, the libvirt-style writer, and layout-keeping edits. */
 #include "domain.h"
 #include "error.h"
@@ -744,10 +745,12 @@ test_queries(void)
     g_assert_true(fp_xml_prop_is(vcpu, "placement", "static"));
     g_assert_false(fp_xml_prop_is(vcpu, "placement", "auto"));
     g_assert_cmpstr((const char *)fp_xml_child(root, NULL)->name, ==, "name");
-    fp_xml_foreach_child(v, root, "vcpu") n++;
+    fp_xml_foreach_child (v, root, "vcpu")
+        n++;
     g_assert_cmpuint(n, ==, 2);
     n = 0;
-    fp_xml_foreach_child(any, root, NULL) n++;
+    fp_xml_foreach_child (any, root, NULL)
+        n++;
     g_assert_cmpuint(n, ==, 3);
 }
 
