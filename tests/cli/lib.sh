@@ -12,6 +12,8 @@ check() { # NAME COMMAND...: passes when COMMAND succeeds
 # conditions: `[ $rc -eq 0 ] && grep -q x out; verdict NAME` (`check NAME A && B` would check A
 # alone).
 verdict() { if [ $? -eq 0 ]; then ok "$1"; else fail "$1"; fi; }
+# LeakSanitizer cannot run under ptrace: an ASan build run under strace exits without a leak check.
+no_leak_check() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@"; }
 finish() {
   printf '%d checks, %d failed\n' "$checks" "$fails"
   [ "$fails" -eq 0 ]

@@ -339,12 +339,12 @@ fi
 # moved (it goes back; the claim written ahead is what knew where to).
 if command -v strace >/dev/null; then
   : > "$sys/fakesys.log"
-  strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=1 \
+  no_leak_check strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=1 \
     "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2> "$work/err"; rc=$?
   msg=$(cat "$work/err")
   [ $rc -eq 1 ] && grep -q "cannot record the claim before moving it" "$work/err" && [ ! -s "$sys/fakesys.log" ] && [ "$(drv $c)" = nvidia ] && [ -z "$(claimed $c)" ]
   verdict "write-ahead save fails: refused, no sysfs write at all, no claim ($msg)"
-  strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=2 \
+  no_leak_check strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=ENOSPC:when=2 \
     "$fp" prepare --sysfs-root "$sys" --run-dir "$run" --owner vmk $c > /dev/null 2> "$work/err"; rc=$?
   msg=$(cat "$work/err")
   [ $rc -eq 1 ] && [ "$(drv $c)" = nvidia ] && [ "$(override $c)" = "(null)" ] && [ -z "$(claimed $c)" ]
