@@ -129,21 +129,18 @@ rule_bootmenu(RuleCtx *ctx, GError **error)
 
     if (!os || fp_xml_prop_is(bm, "enable", "no"))
         return TRUE;
-    if (ctx->uefi)
-        /* OVMF skips its boot manager's countdown for -kernel; a disk or network boot waits. */
-        finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>",
-                bm && fp_xml_prop_is(bm, "enable", "yes")
-                    ? "boot menu is on: OVMF counts down its boot timeout before booting a disk "
-                      "(+3.3 s measured, TCG)"
-                    : "boot menu is not turned off explicitly: OVMF counts down a boot timeout "
-                      "when it is on (+3.3 s measured, TCG)");
-    else
-        finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>",
-                bm && fp_xml_prop_is(bm, "enable", "yes")
-                    ? "boot menu is on: SeaBIOS waits for a key press (2.5 s by default) on every "
-                      "start"
-                    : "boot menu is not turned off explicitly: SeaBIOS may wait for a key press "
-                      "(2.5 s)");
+    /* OVMF skips its boot manager's countdown for -kernel; a disk or network boot waits. */
+    const char *on = ctx->uefi ? "boot menu is on: OVMF counts down its boot timeout before "
+                                 "booting a disk (+3.3 s measured, TCG)"
+                               : "boot menu is on: SeaBIOS waits for a key press (2.5 s by "
+                                 "default) on every start";
+    const char *unset = ctx->uefi ? "boot menu is not turned off explicitly: OVMF counts down a "
+                                    "boot timeout when it is on (+3.3 s measured, TCG)"
+                                  : "boot menu is not turned off explicitly: SeaBIOS may wait "
+                                    "for a key press (2.5 s)";
+
+    finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>",
+            bm && fp_xml_prop_is(bm, "enable", "yes") ? on : unset);
     if (!ctx->apply)
         return TRUE;
     if (!bm)
