@@ -139,7 +139,7 @@ rule_bootmenu(RuleCtx *ctx, GError **error)
                                   : "boot menu is not turned off explicitly: SeaBIOS may wait "
                                     "for a key press (2.5 s)";
 
-    finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>",
+    finding(ctx, bm ? bm : os, "<os><bootmenu enable='no'/></os>", "%s",
             bm && fp_xml_prop_is(bm, "enable", "yes") ? on : unset);
     if (!ctx->apply)
         return TRUE;
