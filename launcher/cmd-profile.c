@@ -177,7 +177,7 @@ int
 fp_cmd_profile(int argc, char **argv)
 {
     gint repeat = 1, timeout_s = 120;
-    gboolean json = FALSE, direct = FALSE, append = FALSE, trace_dma = FALSE;
+    gboolean json = FALSE, direct = FALSE, append = FALSE, trace_dma = FALSE, trace_fw = FALSE;
     g_autofree char *svg = NULL, *label = NULL, *uri = NULL, *config_path = NULL, *run_dir = NULL;
     g_autofree char *qemu = NULL, *console = NULL, *title = NULL, *json_file = NULL,
                     *between = NULL;
@@ -210,6 +210,10 @@ fp_cmd_profile(int argc, char **argv)
         {"trace-dma", 0, 0, G_OPTION_ARG_NONE, &trace_dma,
          "Count VFIO DMA map/unmap: start the domain with QEMU trace events (<qemu:commandline>, "
          "transient)",
+         NULL},
+        {"trace-firmware", 0, 0, G_OPTION_ARG_NONE, &trace_fw,
+         "The firmware's milestones: start the domain with QEMU's fw_cfg trace events "
+         "(<qemu:commandline>, transient; always on with --direct)",
          NULL},
         {"direct", 0, 0, G_OPTION_ARG_NONE, &direct,
          "Run QEMU directly, without libvirt, from the domain XML (or from the command line after "
@@ -293,6 +297,7 @@ fp_cmd_profile(int argc, char **argv)
             .run_dir = run_dir ? run_dir : config->run_dir,
             .proc_root = config->proc_root,
             .trace_dma = trace_dma,
+            .trace_firmware = trace_fw,
             .cancel = &interrupted,
             .progress = progress,
             .between = between ? run_between : NULL,

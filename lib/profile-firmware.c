@@ -20,6 +20,7 @@
 const char *const fp_profile_firmware_trace_events[] = {
     "fw_cfg_select",
     "fw_cfg_add_file",
+    "vm_state_notify", /* the vCPU start, which the marks are counted from */
     NULL,
 };
 

@@ -180,22 +180,32 @@ virt_close(Virt *v)
     g_mutex_clear(&v->watch.lock);
 }
 
-/* <qemu:commandline> with -trace enable=EVENT for each DMA trace event. */
+/* <qemu:commandline> with -trace enable=EVENT for each DMA trace event (DMA) and each fw_cfg one
+ * (FIRMWARE), every event once. */
 static void
-add_trace_args(xmlDoc *doc)
+add_trace_args(xmlDoc *doc, gboolean dma, gboolean firmware)
 {
     xmlNode *root = xmlDocGetRootElement(doc);
     xmlNs *ns = xmlSearchNsByHref(doc, root, BAD_CAST QEMU_NS);
+    const char *const *lists[] = {dma ? fp_profile_dma_trace_events : NULL,
+                                  firmware ? fp_profile_firmware_trace_events : NULL};
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     xmlNode *cl;
 
     if (!ns)
         ns = xmlNewNs(root, BAD_CAST QEMU_NS, BAD_CAST "fpqemu");
     cl = xmlNewChild(root, ns, BAD_CAST "commandline", NULL);
-    for (guint i = 0; fp_profile_dma_trace_events[i]; i++) {
-        g_autofree char *val = g_strdup_printf("enable=%s", fp_profile_dma_trace_events[i]);
+    for (guint l = 0; l < G_N_ELEMENTS(lists); l++) {
+        for (guint i = 0; lists[l] && lists[l][i]; i++) {
+            g_autofree char *val = NULL;
 
-        xmlNewProp(xmlNewChild(cl, ns, BAD_CAST "arg", NULL), BAD_CAST "value", BAD_CAST "-trace");
-        xmlNewProp(xmlNewChild(cl, ns, BAD_CAST "arg", NULL), BAD_CAST "value", BAD_CAST val);
+            if (!g_hash_table_add(seen, (gpointer)lists[l][i]))
+                continue;
+            val = g_strdup_printf("enable=%s", lists[l][i]);
+            xmlNewProp(xmlNewChild(cl, ns, BAD_CAST "arg", NULL), BAD_CAST "value",
+                       BAD_CAST "-trace");
+            xmlNewProp(xmlNewChild(cl, ns, BAD_CAST "arg", NULL), BAD_CAST "value", BAD_CAST val);
+        }
     }
 }
 
@@ -210,7 +220,8 @@ file_size(const char *path)
 /* The domain log from OFFSET on (what this start's QEMU wrote to stderr): VFIO DMA calls, and the
  * wrapper's exec when its timeline file could not take it. */
 static void
-read_domain_log(FpProfileRun *run, const char *log, goffset offset, gint64 not_before_us)
+read_domain_log(FpProfileRun *run, const char *log, goffset offset, gint64 not_before_us,
+                const FpVirtProfileOptions *o)
 {
     g_autofree char *text = NULL;
     gsize len;
@@ -219,11 +230,18 @@ read_domain_log(FpProfileRun *run, const char *log, goffset offset, gint64 not_b
     if ((text = fp_safedir_read_path(log, 64 * 1024 * 1024, &len, NULL)) && (gsize)offset <= len) {
         if (!run->at[FP_PT_QEMU_EXEC])
             fp_profile_qemu_exec_from_log(run, text + offset, len - (gsize)offset, not_before_us);
-        fp_profile_count_dma(run, text + offset, len - (gsize)offset);
+        /* --trace-firmware alone turns on the sentinel event but no DMA event: no count. */
+        if (o->trace_dma || !o->trace_firmware)
+            fp_profile_count_dma(run, text + offset, len - (gsize)offset);
+        if (o->trace_firmware)
+            fp_profile_firmware_marks(run, text + offset, len - (gsize)offset);
     }
     if (!run->dma_visible)
         fp_profile_run_note(
             run, "VFIO DMA calls not visible (no QEMU trace output in %s; try --trace-dma)", log);
+    if (o->trace_firmware && (!run->firmware_marks || !run->firmware_marks->len))
+        fp_profile_run_note(run, "firmware milestones not visible (no fw_cfg trace output in %s)",
+                            log);
 }
 
 static void
@@ -370,7 +388,7 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     t0 = g_get_real_time();
     fp_profile_run_set(run, FP_PT_START_CALL, t0,
                        o->is_xml ? "virDomainCreateXML" : "virDomainCreateWithFlags");
-    if (o->is_xml || o->trace_dma) {
+    if (o->is_xml || o->trace_dma || o->trace_firmware) {
         dom = virDomainCreateXML(v->conn, xml, flags);
     } else if ((dom = virDomainLookupByName(v->conn, o->target)) &&
                virDomainCreateWithFlags(dom, flags) < 0) {
@@ -439,7 +457,7 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
                            run->source[FP_PT_VCPU_START]);
     firmware_of_start(run, dom, doc);
     fp_profile_read_timelines(run, o->run_dir, uuid, name, t0);
-    read_domain_log(run, log, log_offset, t0);
+    read_domain_log(run, log, log_offset, t0, o);
     /* /proc start times come in clock ticks (10 ms): one tick before the start call is still
      * this start's QEMU. */
     if (!run->at[FP_PT_QEMU_EXEC] && proc_exec && proc_exec >= t0 - 2 * G_USEC_PER_SEC / 100)
@@ -509,8 +527,8 @@ fp_virt_profile(const FpVirtProfileOptions *o, const char *label, GError **error
             goto out;
         }
     }
-    if (o->trace_dma) {
-        add_trace_args(doc);
+    if (o->trace_dma || o->trace_firmware) {
+        add_trace_args(doc, o->trace_dma, o->trace_firmware);
         g_free(xml);
         xml = fp_xml_format(doc, NULL, &len);
     }

@@ -108,12 +108,17 @@ check "Ctrl-C: domain destroyed" bash -c "! command virsh -q -c qemu:///system l
 if [ -r /usr/share/qemu/firmware/60-edk2-x86_64.json ]; then
   boot_domain_xml "$name" 7d2e9a41-3b6c-4f08-9e15-a2c4b6d8e0f1 "$work/console.log" "<features><acpi/></features>" |
     sed "s|<os>|<os firmware='efi'>|; s|<kernel>|<nvram>$work/uefi_VARS.fd</nvram><kernel>|" > "$work/uefi.xml"
-  FASTPASS_CONFIG=$work/fastpass.json "$fastpass" profile --json "$work/uefi.xml" > "$work/uefi.json" 2> "$work/uefi.err"; rc=$?
+  FASTPASS_CONFIG=$work/fastpass.json "$fastpass" profile --json --trace-firmware "$work/uefi.xml" > "$work/uefi.json" 2> "$work/uefi.err"; rc=$?
   grep '^  firmware:' "$work/uefi.err" | sed 's/^/     /'
   [ $rc -eq 0 ] && [ "$(jq -r '.runs[0].firmware | "\(.type) \(.nvram)"' "$work/uefi.json")" = "uefi $work/uefi_VARS.fd" ] &&
     [ "$(jq -r '.runs[0].firmware.code | startswith("/usr/share/OVMF/")' "$work/uefi.json")" = true ] &&
     [ "$(jq "$line_ok" "$work/uefi.json")" = true ]
   verdict "firmware='efi' through libvirt: the JSON names the UEFI image libvirt chose, the guest reaches Linux"
+  # --trace-firmware: OVMF's milestones from the domain log, as --direct reads them from its trace.
+  check "--trace-firmware through libvirt: OVMF's milestones (PEI, DXE's ACPI and kernel fetch)" \
+    [ "$(jq -r '[.runs[0].firmware_marks[].id] | map(select(. != "boot-manager")) | sort | join(",")' "$work/uefi.json")" = \
+      "acpi-tables,fw-cfg-first,kernel-fetched" ]
+  check "--trace-firmware alone claims no DMA count" [ "$(jq -r '.runs[0].vfio_dma.visible' "$work/uefi.json")" = false ]
 fi
 
 "$fastpass" profile --direct --json --timeout 60 "$work/plain.xml" > "$work/direct.json" 2> "$work/direct.err"; rc=$?
