@@ -25,7 +25,9 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 [ $rc -ne 0 ] && [ "$(cat "$work/bad.out")" = "build-deb: -P needs a directory of patches" ] && [ ! -e "$work/bad" ]
 verdict "build-deb -P with no such directory: one line naming it, nothing made"
 
-deb=$("$src/launcher/qemu/build-deb" -B "$root" "$work/out" 2> "$work/build.err"); rc=$?
+# The Debian release whose QEMU the root holds (build-qemu records it; none: the machine's)
+suite_args=(); [ ! -f "$root/suite" ] || suite_args=(--suite "$(cat "$root/suite")")
+deb=$("$src/launcher/qemu/build-deb" "${suite_args[@]}" -B "$root" "$work/out" 2> "$work/build.err"); rc=$?
 [ $rc -eq 0 ] && [ -f "$deb" ]; verdict "launcher/qemu/build-deb -B $root: exit 0, a .deb"
 [ $rc -eq 0 ] || { cat "$work/build.err"; tail -20 "$work/out/fastpass-qemu-build.log" 2>/dev/null; }
 [ -f "$deb" ] || finish
