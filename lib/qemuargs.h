@@ -8,7 +8,7 @@
 typedef struct {
     gboolean prealloc_threads; /* memory backends take prealloc-threads (QEMU >= 5.0) */
     gboolean prealloc_context; /* ... and prealloc-context, with thread-context objects (>= 7.2) */
-    /* fastpass's QEMU (launcher/qemu/patches): vfio-pci's fast-boot properties */
+    /* fastpass's QEMU (launcher/qemu/patches/7.2): vfio-pci's fast-boot properties */
     gboolean vfio_skip_first_reset; /* no second reset of a device the kernel reset at open */
     gboolean vfio_parallel_open;    /* all vfio-pci devices opened (and reset) at once */
     gboolean vfio_keep_dma_maps;    /* no unmap and re-pin of RAM mapped at the same address */

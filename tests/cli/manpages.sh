@@ -78,9 +78,9 @@ missing=
 for k in $keys; do grep -q "^\*$k\* " "$man/fastpass.json.5.scd" || missing="$missing $k"; done
 [ -z "$missing" ]; verdict "fastpass.json(5) describes every key${missing:+ (missing:$missing)}"
 
-# fastpass-qemu-system(1): what the series adds.
-props=$(sed -n 's/^+ *DEFINE_PROP_[A-Z0-9_]*("\([a-z0-9-]*\)".*/\1/p' "$src"/launcher/qemu/patches/*.patch | sort -u)
-events=$(sed -n 's/^+\(vfio_[a-z0-9_]*\)(.*/\1/p' "$src"/launcher/qemu/patches/*.patch | sort -u)
+# fastpass-qemu-system(1): what the series adds (every series: patches/VERSION/).
+props=$(sed -n 's/^+ *DEFINE_PROP_[A-Z0-9_]*("\([a-z0-9-]*\)".*/\1/p' "$src"/launcher/qemu/patches/*/*.patch | sort -u)
+events=$(sed -n 's/^+\(vfio_[a-z0-9_]*\)(.*/\1/p' "$src"/launcher/qemu/patches/*/*.patch | sort -u)
 msg="the series adds properties ($(echo $props)) and trace events ($(echo $events))"
 [ -n "$props" ] && [ -n "$events" ]; verdict "$msg"
 missing=
@@ -88,7 +88,7 @@ for p in $props $events; do grep -qF "*$p*" "$man/fastpass-qemu-system.1.scd" ||
 [ -z "$missing" ]; verdict "fastpass-qemu-system(1) describes every property and trace event the series adds${missing:+ (missing:$missing)}"
 # and each property's default as the patch defines it: DEFINE_PROP_BOOL("NAME", ..., true|false),
 # possibly over two lines
-defaults=$(cat "$src"/launcher/qemu/patches/*.patch | awk '
+defaults=$(cat "$src"/launcher/qemu/patches/*/*.patch | awk '
   /^\+ *DEFINE_PROP_BOOL\(/ {d = $0; while (d !~ /\)/ && (getline l) > 0) d = d l; gsub(/[+ ]/, "", d)
     if (match(d, /"[a-z0-9-]*"/)) { n = substr(d, RSTART + 1, RLENGTH - 2); v = d; sub(/\).*/, "", v); sub(/.*,/, "", v)
       print n "=" (v == "true" ? "on" : "off") } }')

@@ -13,6 +13,9 @@ for t in dpkg-buildpackage dh lintian fakeroot; do
 done
 [ -x "$built" ] || { echo "SKIP: fastpass's QEMU was not built at $built (launcher/qemu/build-qemu; tests/run builds it first)"; exit 77; }
 root=$(dirname "$(dirname "$built")")
+# The series build-qemu applied to that tree: the one for its QEMU version (patches/7.2, 10.0)
+series_dir=$("$src/launcher/qemu/build-qemu" --series-for "$(dpkg-parsechangelog -l "$root/src/debian/changelog" -S Version)") ||
+  { echo "FAIL: no series for the QEMU in $root/src"; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 # Bad input: one clear line, non-zero exit, nothing built.
@@ -22,7 +25,9 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 [ $rc -ne 0 ] && [ "$(cat "$work/bad.out")" = "build-deb: -P needs a directory of patches" ] && [ ! -e "$work/bad" ]
 verdict "build-deb -P with no such directory: one line naming it, nothing made"
 
-deb=$("$src/launcher/qemu/build-deb" -B "$root" "$work/out" 2> "$work/build.err"); rc=$?
+# The Debian release whose QEMU the root holds (build-qemu records it; none: the machine's)
+suite_args=(); [ ! -f "$root/suite" ] || suite_args=(--suite "$(cat "$root/suite")")
+deb=$("$src/launcher/qemu/build-deb" "${suite_args[@]}" -B "$root" "$work/out" 2> "$work/build.err"); rc=$?
 [ $rc -eq 0 ] && [ -f "$deb" ]; verdict "launcher/qemu/build-deb -B $root: exit 0, a .deb"
 [ $rc -eq 0 ] || { cat "$work/build.err"; tail -20 "$work/out/fastpass-qemu-build.log" 2>/dev/null; }
 [ -f "$deb" ] || finish
@@ -35,7 +40,7 @@ check "nothing in /usr/bin, /usr/local or /etc (Debian's /usr/bin/qemu-system-x8
   bash -c "! grep -Eq '^/(usr/bin|usr/local|etc|usr/sbin)/.' '$work/files'"
 check "ships its manual page fastpass-qemu-system(1)" grep -qx /usr/share/man/man1/fastpass-qemu-system.1.gz "$work/files"
 check "ships no lintian overrides" bash -c "! grep -q '^/usr/share/lintian/overrides/' '$work/files'"
-for p in "$src"/launcher/qemu/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+for p in "$series_dir"/[0-9][0-9][0-9][0-9]-*.patch; do
   check "ships the series: ${p##*/}" grep -qx "/usr/share/doc/fastpass-qemu-system/patches/${p##*/}" "$work/files"
 done
 
@@ -69,7 +74,7 @@ timeout 5 "$q" -machine q35 -accel tcg -display none -nodefaults -S > "$work/sta
 [ $rc -eq 124 ]; verdict "the packaged binary starts a q35 machine with Debian's firmware (paused until timeout)"
 [ $rc -eq 124 ] || sed 's/^/     /' "$work/start.out"
 check "the copyright names QEMU's licence, GPL-2" grep -q 'GNU General Public License version 2' "$work/x/usr/share/doc/fastpass-qemu-system/copyright"
-for p in "$src"/launcher/qemu/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+for p in "$series_dir"/[0-9][0-9][0-9][0-9]-*.patch; do
   check "the copyright lists ${p##*/}" grep -q "^  ${p##*/}$" "$work/x/usr/share/doc/fastpass-qemu-system/copyright"
 done
 zcat "$work/x/usr/share/doc/fastpass-qemu-system/changelog.Debian.gz" | head -1 | grep -qF "($base+fastpass$series)"; verdict "changelog entry for the version"

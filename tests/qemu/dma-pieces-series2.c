@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Series 2's x-keep-dma-maps bookkeeping (launcher/qemu/patches/0005 as of series 2, in
+ * Series 2's x-keep-dma-maps bookkeeping (launcher/qemu/patches/7.2/0005 as of series 2, in
  * hw/vfio/common.c: vfio_dma_map_piece, vfio_dma_map_ram, vfio_dma_unmap_ram,
  * vfio_listener_commit), transcribed line for line onto the interface of series 3's
  * hw/vfio/dma-pieces.c, so that tests/qemu/dma-pieces-test.c can show what it catches in it.

@@ -12,7 +12,7 @@ cc=$1 src=$2 out=$3; shift 3
 series2=; [ "${1:-}" = --series2 ] && { series2=1; shift; }
 here=$(cd "$(dirname "$0")" && pwd)
 [ -f "$src/hw/vfio/dma-pieces.c" ] && [ -f "$src/include/hw/vfio/vfio-dma-pieces.h" ] ||
-  { echo "SKIP: no hw/vfio/dma-pieces.c in $src (launcher/qemu/build-qemu unpacks and patches it)"; exit 77; }
+  { echo "SKIP: no hw/vfio/dma-pieces.c in $src (launcher/qemu/build-qemu unpacks and patches it; --suite trixie for the 10.0 tree)"; exit 77; }
 mkdir -p "$out"
 read -r -a glib <<<"$(pkg-config --cflags --libs glib-2.0)"
 if [ -z "$series2" ]; then
