@@ -32,8 +32,10 @@ for p in x-skip-first-reset x-parallel-open x-keep-dma-maps; do
   grep -q "$p=" <("$fpq" -device vfio-pci,help 2>&1) && on+=(-global "vfio-pci.$p=on")
 done
 echo "# fastpass's options: ${on[*]}"
+# aw-bits=39: the lab's own vIOMMU (the host's, for the guest QEMU) has 39 address bits; QEMU 7.2's
+# intel-iommu defaults to 39, 10.0's to 48, which VFIO then refuses ("aw-bits 48 > host aw-bits 39").
 machine=(-machine q35,accel=tcg,default_bus_bypass_iommu=on -m 256 -nodefaults -display none
-  -device intel-iommu,intremap=off,caching-mode=on
+  -device intel-iommu,intremap=off,caching-mode=on,aw-bits=39
   -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1
   -device "vfio-pci,host=${devs[0]},bus=rp0"
   -device pxb-pcie,id=pxb1,bus_nr=0x80,bypass_iommu=off
