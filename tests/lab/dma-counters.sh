@@ -8,13 +8,20 @@
 # kprobe on vfio_iommu_type1_ioctl counts every VFIO_IOMMU_MAP_DMA / _UNMAP_DMA over QEMU's
 # whole run, which must equal the events of QEMU's trace the profiler counted (Debian's QEMU:
 # its memory listener's; fastpass's: its ioctls), over the same run.
-# usage: dma-counters.sh FASTPASS FASTPASS-HOOK FASTPASS-QEMU-WRAPPER STOCK-QEMU FASTPASS_QEMU
+# With DMA_FIRMWARE=uefi the domain boots OVMF (firmware='efi', as libvirt picks it from Debian's
+# descriptors) and the profile also reads OVMF's milestones (--trace-firmware): the DMA counts
+# under UEFI.
+# usage: [DMA_FIRMWARE=uefi] dma-counters.sh FASTPASS FASTPASS-HOOK FASTPASS-QEMU-WRAPPER STOCK-QEMU FASTPASS_QEMU
 set -u
 fp=$(realpath "$1"); hook=$(realpath "$2"); wrapper=$(realpath "$3"); stock=$(realpath "$4")
 fpq=$(realpath "$5")
 . "$(dirname "$0")/libvirt-lib.sh"
 [ -x "$fpq" ] || { echo "SKIP: no fastpass QEMU at $fpq (launcher/qemu/build-qemu builds it)"; exit 77; }
 work=/tmp/fastpass-lab-dma; mkdir -p "$work"; chmod 755 "$work"
+uefi=; [ "${DMA_FIRMWARE:-}" = uefi ] && uefi=1
+if [ -n "$uefi" ] && [ ! -r /usr/share/qemu/firmware/60-edk2-x86_64.json ]; then
+  echo "SKIP: no OVMF firmware descriptor (Debian's ovmf package) for firmware='efi'"; exit 77
+fi
 dev=${devs[0]}
 uuid=5e1a7c3b-2d4f-4b6a-9c8e-7f0a1b2c3d4e
 
@@ -46,14 +53,21 @@ trace_counts() {
 declare -A pm pu pr km ku kr
 for q in stock fastpass; do
   config_script "$work/$q.json" "$wrapper" "$work/qemu-$q"
-  boot_domain_xml lab-dma-$q $uuid "$work/console-$q.log" "" \
-    "<emulator>$work/qemu-$q</emulator>$(hostdev "$dev")" > "$work/$q.xml"
+  if [ -n "$uefi" ]; then
+    rm -f "$work/VARS-$q.fd"
+    boot_domain_xml lab-dma-$q $uuid "$work/console-$q.log" "<features><acpi/></features>" \
+      "<emulator>$work/qemu-$q</emulator>$(hostdev "$dev")" |
+      sed "s|<os>|<os firmware='efi'>|; s|<kernel>|<nvram>$work/VARS-$q.fd</nvram><kernel>|" > "$work/$q.xml"
+  else
+    boot_domain_xml lab-dma-$q $uuid "$work/console-$q.log" "" \
+      "<emulator>$work/qemu-$q</emulator>$(hostdev "$dev")" > "$work/$q.xml"
+  fi
   log=/var/log/libvirt/qemu/lab-dma-$q.log
   off=$(stat -c %s "$log" 2>/dev/null || echo 0)
   echo > $T/trace
   echo 1 > $T/tracing_on
-  FASTPASS_CONFIG=$work/$q.json "$fp" profile --trace-dma --json --timeout 240 "$work/$q.xml" \
-    > "$work/$q.json.out" 2> "$work/$q.err"; rc=$?
+  FASTPASS_CONFIG=$work/$q.json "$fp" profile --trace-dma ${uefi:+--trace-firmware} --json \
+    --timeout $((uefi ? 600 : 240)) "$work/$q.xml" > "$work/$q.json.out" 2> "$work/$q.err"; rc=$?
   sleep 1 # QEMU's last lines reach the log through virtlogd
   echo 0 > $T/tracing_on
   cp $T/trace "$work/$q.ktrace"
@@ -61,6 +75,11 @@ for q in stock fastpass; do
   check "$q: profile through libvirt, the hook and the wrapper: exit 0" [ $rc -eq 0 ]
   [ $rc -eq 0 ] || { sed 's/^/     /' "$work/$q.err"; continue; }
   sed -n '/VFIO DMA calls/p' "$work/$q.err" | sed "s/^ */     $q: /"
+  if [ -n "$uefi" ]; then
+    check "$q: the guest booted OVMF ($(jq -r '.runs[0].firmware.code' "$work/$q.json.out"))" \
+      [ "$(jq -r '.runs[0].firmware.type' "$work/$q.json.out")" = uefi ]
+    jq -r '.runs[0] | "     '$q': creation \(.creation_ms) ms, init \(.init_ms) ms, BIOS \(.bios_ms) ms; OVMF marks: \([.firmware_marks[]? | "\(.id) +\(.ms_after_vcpu) ms"] | join(", "))"' "$work/$q.json.out"
+  fi
   dma=$(jq -c '.runs[0].vfio_dma' "$work/$q.json.out")
   read -r pm[$q] pu[$q] pr[$q] <<<"$(jq -r '"\(.map) \(.unmap) \(.remap)"' <<<"$dma")"
   read -r km[$q] ku[$q] kr[$q] <<<"$(kernel_counts $q)"
