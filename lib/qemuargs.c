@@ -225,6 +225,8 @@ add_vfio_globals(char **argv, const FpQemuCaps *caps, GPtrArray *out, GPtrArray 
          "all devices opened, and reset by the kernel, at once"},
         {G_STRUCT_OFFSET(FpQemuCaps, vfio_keep_dma_maps), "x-keep-dma-maps",
          "RAM mapped at the same address stays mapped"},
+        {G_STRUCT_OFFSET(FpQemuCaps, vfio_parallel_close), "x-parallel-close",
+         "all devices closed, and reset by the kernel, at once when QEMU exits"},
     };
     gboolean vfio = FALSE;
 

@@ -12,6 +12,7 @@ typedef struct {
     gboolean vfio_skip_first_reset; /* no second reset of a device the kernel reset at open */
     gboolean vfio_parallel_open;    /* all vfio-pci devices opened (and reset) at once */
     gboolean vfio_keep_dma_maps;    /* no unmap and re-pin of RAM mapped at the same address */
+    gboolean vfio_parallel_close;   /* all vfio-pci devices closed (and reset) at once at exit */
 } FpQemuCaps;
 
 typedef struct {

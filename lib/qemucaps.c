@@ -83,6 +83,8 @@ static const Cap caps_table[] = {
      "x-parallel-open="},
     {"vfio_keep_dma_maps", G_STRUCT_OFFSET(FpQemuCaps, vfio_keep_dma_maps), TRUE,
      "x-keep-dma-maps="},
+    {"vfio_parallel_close", G_STRUCT_OFFSET(FpQemuCaps, vfio_parallel_close), TRUE,
+     "x-parallel-close="},
 };
 
 /* QEMU OPTION ARG (a help request), its stdout */
@@ -169,8 +171,9 @@ probe(const char *qemu, const char *cache_dir, guint timeout_ms, const ProbeUser
                     qemu);
         return FALSE;
     }
-    /* v3: the answer also says which fast-boot properties vfio-pci has. */
-    key = g_strdup_printf("v3:%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
+    /* v3: the answer also says which fast-boot properties vfio-pci has; v4: x-parallel-close
+     * too (a v3 answer for the same binary would leave it off). */
+    key = g_strdup_printf("v4:%s:%lld:%lld", qemu, (long long)st.st_size, (long long)st.st_mtime);
     digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
     cache = g_strdup_printf("qemu-caps-%.16s.json", digest);
     /* Root reads and writes the cache only in a directory that is root's alone; QEMU's user

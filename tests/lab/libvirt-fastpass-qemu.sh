@@ -30,7 +30,7 @@ check "virsh create (managed='no' and managed='yes' hostdevs): exit 0" [ $rc -eq
 [ $rc -eq 0 ] || { sed 's/^/     /' "$work/create.out"; tail -20 /var/log/libvirt/qemu/lab-fpq.log | sed 's/^/     /'; }
 pid=$(pgrep -f 'guest=lab-fpq' | head -1)
 check "QEMU is fastpass's ($(readlink /proc/${pid:-0}/exe))" [ "$(readlink /proc/${pid:-0}/exe)" = "$fpq" ]
-for p in x-skip-first-reset x-parallel-open x-keep-dma-maps; do
+for p in x-skip-first-reset x-parallel-open x-keep-dma-maps x-parallel-close; do
   check "QEMU runs with -global vfio-pci.$p=on" \
     bash -c "tr '\\0' ' ' < /proc/${pid:-0}/cmdline | grep -q -- '-global vfio-pci.$p=on'"
 done

@@ -5,14 +5,18 @@ resets the machine (system_reset), then quits it. Writes "fp: exec", "fp: runnin
 "fp: system_reset", "fp: quit" into ftrace's trace_marker (when --marker FILE is given) so that
 a trace can be cut into those phases.
 
-usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] [--until FILE TEXT] -- QEMU ARGS...
+usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] [--until FILE TEXT]
+                    [--kill TERM|KILL] -- QEMU ARGS...
 --until FILE TEXT: after QEMU runs, wait (within the timeout) until FILE holds TEXT (a guest's
 serial console saying "Linux version"), then write "fp: console".
+--kill SIG: end QEMU with that signal (TERM: what libvirt's virsh destroy sends first) instead of
+QMP quit; the phase is "quit" either way.
 Prints one JSON line: {"init_ms": ..., "status": ...}. Exit 1 when QEMU exits early or does not
 run within the timeout (QEMU's stderr is passed through).
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +30,7 @@ def main():
     timeout = 120.0
     system_reset = False
     until = None
+    kill = None
     while args and args[0] != "--":
         if args[0] == "--marker":
             marker = args[1]
@@ -36,6 +41,9 @@ def main():
         elif args[0] == "--until":
             until = (args[1], args[2])
             args = args[3:]
+        elif args[0] == "--kill" and len(args) > 1 and args[1] in ("TERM", "KILL"):
+            kill = getattr(signal, "SIG" + args[1])
+            args = args[2:]
         elif args[0] == "--system-reset":
             system_reset = True
             args = args[1:]
@@ -43,7 +51,7 @@ def main():
             sys.exit("qemu-init.py: unknown option " + args[0])
     if not args or len(args) < 2:
         sys.exit("usage: qemu-init.py [--marker FILE] [--timeout S] [--system-reset] "
-                 "[--until FILE TEXT] -- QEMU ARGS...")
+                 "[--until FILE TEXT] [--kill TERM|KILL] -- QEMU ARGS...")
     qemu = args[1:]
     mark_fd = os.open(marker, os.O_WRONLY) if marker else None
 
@@ -125,9 +133,14 @@ def main():
         time.sleep(1)
         command("query-status")
     mark("quit")
-    command("quit")
+    if kill:
+        proc.send_signal(kill)
+    else:
+        command("quit")
     proc.wait(timeout=60)
     out = {"init_ms": round(init_ms, 1), "status": status}
+    if kill:
+        out["exit"] = proc.returncode
     if system_reset:
         out["reset_events"] = resets
     print(json.dumps(out))

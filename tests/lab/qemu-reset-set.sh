@@ -64,7 +64,7 @@ img[0xfff0:0xfff0 + len(far_jmp)] = far_jmp
 open(sys.argv[1], "wb").write(img)
 PY
 on=()
-for p in x-skip-first-reset x-parallel-open x-keep-dma-maps; do
+for p in x-skip-first-reset x-parallel-open x-keep-dma-maps x-parallel-close; do
   grep -q "$p=" <("$fpq" -device vfio-pci,help 2>&1) && on+=(-global "vfio-pci.$p=on")
 done
 echo "# fastpass's options: ${on[*]}"

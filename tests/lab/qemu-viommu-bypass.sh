@@ -28,7 +28,7 @@ for d in "${devs[@]:0:2}"; do
   echo "$d" > /sys/bus/pci/drivers_probe
 done
 on=()
-for p in x-skip-first-reset x-parallel-open x-keep-dma-maps; do
+for p in x-skip-first-reset x-parallel-open x-keep-dma-maps x-parallel-close; do
   grep -q "$p=" <("$fpq" -device vfio-pci,help 2>&1) && on+=(-global "vfio-pci.$p=on")
 done
 echo "# fastpass's options: ${on[*]}"

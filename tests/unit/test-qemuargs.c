@@ -7,7 +7,12 @@
 static const FpQemuCaps caps_yes = {.prealloc_threads = TRUE, .prealloc_context = TRUE};
 static const FpQemuCaps caps_no = {.prealloc_threads = FALSE, .prealloc_context = FALSE};
 /* fastpass's QEMU: vfio-pci's fast-boot properties */
-static const FpQemuCaps caps_fastpass = {
+static const FpQemuCaps caps_fastpass = {.vfio_skip_first_reset = TRUE,
+                                         .vfio_parallel_open = TRUE,
+                                         .vfio_keep_dma_maps = TRUE,
+                                         .vfio_parallel_close = TRUE};
+/* series 3: without x-parallel-close */
+static const FpQemuCaps caps_fastpass_series3 = {
     .vfio_skip_first_reset = TRUE, .vfio_parallel_open = TRUE, .vfio_keep_dma_maps = TRUE};
 static const FpQemuCaps caps_fastpass_reset_only = {.vfio_skip_first_reset = TRUE};
 
@@ -256,6 +261,22 @@ static const Case cases[] = {
      {.caps = &caps_fastpass},
      "vfio-pci.x-parallel-open=on",
      NULL,
+     4,
+     FALSE,
+     8},
+    {"vfio-parallel-close-on-for-fastpass-qemu",
+     {"qemu", "-name", "guest=vm1", "-device", VFIO_JSON, NULL},
+     {.caps = &caps_fastpass},
+     "vfio-pci.x-parallel-close=on",
+     NULL,
+     4,
+     FALSE,
+     8},
+    {"vfio-no-parallel-close-for-a-series-without-it",
+     {"qemu", "-name", "guest=vm1", "-device", VFIO_JSON, NULL},
+     {.caps = &caps_fastpass_series3},
+     "vfio-pci.x-keep-dma-maps=on",
+     "x-parallel-close",
      3,
      FALSE,
      6},
