@@ -787,6 +787,43 @@ fp_hook_start(FpHookCtx *ctx, FpDomain *dom, const char *xml, gsize len)
     reserve_hugepages(ctx, dom);
 }
 
+/* One line per set of devices released: what was done to them and why (docs/security.md,
+ * "Reset at release"). A device of a warm set can still go back to its driver (the host's own, or
+ * one the kernel cannot reset): the steps it took say which. */
+static void
+say_release_why(FpHookCtx *ctx, const FpPrepReport *report)
+{
+    guint reset = 0, restored = 0;
+
+    for (guint i = 0; i < report->devices->len; i++) {
+        const FpPrepDevice *d = g_ptr_array_index(report->devices, i);
+        const GArray *steps = fp_prep_device_steps(d);
+        gboolean back = FALSE, again = FALSE;
+
+        if (fp_prep_device_status(d) != FP_DEV_DONE)
+            continue;
+        for (guint s = 0; steps && s < steps->len; s++) {
+            const FpPrepStep *st = &g_array_index(steps, FpPrepStep, s);
+
+            back |= !strcmp(st->name, "restore");
+            again |= !strcmp(st->name, "reset") && !g_strcmp0(st->note, FP_PREP_RELEASE_RESET_WHY);
+        }
+        reset += again && !back;
+        restored += back;
+    }
+    if (reset)
+        say(ctx, G_LOG_LEVEL_INFO,
+            "release: %u device%s kept on vfio-pci and reset again for the next tenant: the "
+            "kernel does not report whether its reset at QEMU's close ran or worked",
+            reset, reset == 1 ? "" : "s");
+    if (restored)
+        say(ctx, G_LOG_LEVEL_INFO,
+            "release: %u device%s back on the host's driver, not reset by fastpass: a later "
+            "prepare binds and resets %s before a tenant gets %s",
+            restored, restored == 1 ? "" : "s", restored == 1 ? "it" : "them",
+            restored == 1 ? "it" : "them");
+}
+
 gboolean
 fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
 {
@@ -796,6 +833,9 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
     g_autofree char *dom_uuid = fp_domain_uuid(dom);
     g_autoptr(GArray) unplugged = unplugged_claims(ctx, dom_uuid, unmanaged, managed);
     gboolean ok = TRUE;
+    json_object *ev = json_object_new_object(), *reports = json_object_new_array();
+    json_object *begin_ev = json_object_new_object();
+    gint64 begin = g_get_real_time(), devices_begin = 0;
     struct {
         GArray *addrs;
         FpReleaseMode mode;
@@ -808,6 +848,11 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
                  * host driver, so that no claim outlives its domain. */
                 {unplugged, FP_RELEASE_RESTORE}};
 
+    /* The stop's timeline: a begin now, so that a release killed half-way (its deadline, a hung
+     * reset) shows as begun and unfinished, not as missing; the rest in one write at the end. */
+    json_object_object_add(begin_ev, "begin_us", json_object_new_int64(begin));
+    json_object_object_add(ev, "begin_us", json_object_new_int64(begin));
+    timeline(ctx, dom, "hook-release-begin", begin_ev, FALSE);
     /* Before the devices, whose resets can take until the deadline. */
     release_slot(ctx, dom);
     for (gsize i = 0; i < G_N_ELEMENTS(sets); i++) {
@@ -820,14 +865,25 @@ fp_hook_release(FpHookCtx *ctx, FpDomain *dom, GError **error)
         o.proc_root = ctx->config->proc_root;
         o.dev_root = ctx->config->dev_root;
         o.status_dir = ctx->config->libvirt_status_dir;
+        if (!devices_begin)
+            devices_begin = g_get_real_time();
         report = fp_prep_release((FpPciAddr *)sets[i].addrs->data, sets[i].addrs->len, &o);
         log_report(ctx, report);
+        say_release_why(ctx, report);
+        json_object_array_add(reports, fp_prep_report_json(report));
         if (!report->ok && ok) {
             g_set_error(error, FP_ERROR, FP_ERROR_IO, "%s", fp_prep_report_error(report));
             ok = FALSE;
         }
     }
+    if (devices_begin) {
+        json_object_object_add(ev, "devices_begin_us", json_object_new_int64(devices_begin));
+        json_object_object_add(ev, "devices_end_us", json_object_new_int64(g_get_real_time()));
+    }
+    json_object_object_add(ev, "devices", reports);
     return_hugepages(ctx, dom);
+    json_object_object_add(ev, "ok", json_object_new_boolean(ok));
+    timeline(ctx, dom, "hook-release", ev, FALSE);
     return ok;
 }
 

@@ -139,6 +139,16 @@ note_step(Run *run, FpPrepDevice *d, const char *name, const char *note)
     g_array_append_val(d->steps, s);
 }
 
+/* Says why the step just done was done, unless it already says something. */
+static void
+note_last_step(FpPrepDevice *d, const char *why)
+{
+    FpPrepStep *s = d->steps->len ? &g_array_index(d->steps, FpPrepStep, d->steps->len - 1) : NULL;
+
+    if (s && !s->note)
+        s->note = g_strdup(why);
+}
+
 static gboolean
 do_reset(FpPciDevice *dev, guint timeout_ms, GError **error)
 {
@@ -264,6 +274,8 @@ release_worker(gpointer data, gpointer user)
     }
     /* Not warm when the kernel did not reset it (no reset file, or an emptied reset_method). */
     d->state.warm = fp_pci_can_reset(d->dev);
+    if (d->state.warm)
+        note_last_step(d, FP_PREP_RELEASE_RESET_WHY);
     d->status = FP_DEV_DONE;
 }
 

@@ -9,6 +9,13 @@
 #include <glib.h>
 #include <json-c/json.h>
 
+/* A warm release resets each device although vfio-pci may have reset it when QEMU closed it:
+ * the kernel keeps whether that reset ran and worked to itself (vfio_pci_core_disable() records
+ * it in a field nothing exports; a failed try is silent), so fastpass cannot know it and never
+ * guesses it. The reasoning, with the kernel's code: docs/security.md, "Reset at release". */
+#define FP_PREP_RELEASE_RESET_WHY                                                                  \
+    "reset again: the kernel does not report whether its reset at QEMU's close ran or worked"
+
 typedef enum {
     FP_RELEASE_WARM,    /* stay on vfio-pci, reset now for the next start */
     FP_RELEASE_RESTORE, /* back to the driver the device had before */

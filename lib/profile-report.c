@@ -109,6 +109,7 @@ run_json(const FpProfileRun *run)
         json_object_object_add(jp, "id", json_object_new_string(ph->id));
         json_object_object_add(jp, "label", json_object_new_string(ph->label));
         json_object_object_add(jp, "creation", json_object_new_boolean(ph->creation));
+        json_object_object_add(jp, "stop", json_object_new_boolean(ph->stop));
         if (t0)
             json_object_object_add(jp, "start_ms", ms_json((ph->start_us - t0) / 1000.0));
         json_object_object_add(jp, "ms", ms_json((ph->end_us - ph->start_us) / 1000.0));
@@ -159,6 +160,8 @@ fp_profile_to_json(const FpProfile *p)
     }
     if (s->total_ms.n)
         json_object_object_add(sum, "start_to_kernel_ms", stats_json(&s->total_ms));
+    if (s->stop_ms.n)
+        json_object_object_add(sum, "stop_ms", stats_json(&s->stop_ms));
     for (guint i = 0; i < s->phases->len; i++) {
         const FpPhaseStats *ps = &g_array_index(s->phases, FpPhaseStats, i);
         json_object *jp = stats_json(&ps->ms);
@@ -166,6 +169,7 @@ fp_profile_to_json(const FpProfile *p)
         json_object_object_add(jp, "id", json_object_new_string(ps->id));
         json_object_object_add(jp, "label", json_object_new_string(ps->label));
         json_object_object_add(jp, "creation", json_object_new_boolean(ps->creation));
+        json_object_object_add(jp, "stop", json_object_new_boolean(ps->stop));
         json_object_array_add(phases, jp);
     }
     json_object_object_add(sum, "phases_ms", phases);
@@ -469,6 +473,8 @@ fp_profile_format_text(const FpProfile *p)
     append_stats(out, "BIOS time (vCPUs -> Linux)", &s->bios_ms, many, FALSE);
     append_stats(out, "creation time (exec -> Linux)", &s->creation_ms, many, FALSE);
     append_stats(out, "start call -> Linux", &s->total_ms, many, FALSE);
+    if (s->stop_ms.n)
+        append_stats(out, "stop (stop call -> stopped)", &s->stop_ms, many, FALSE);
     g_string_append(out, "phases:\n");
     for (guint k = 0; k < s->phases->len; k++) {
         const FpPhaseStats *ps = &g_array_index(s->phases, FpPhaseStats, k);

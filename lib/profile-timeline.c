@@ -168,10 +168,103 @@ fp_profile_qemu_exec_from_log(FpProfileRun *run, const char *text, gsize len, gi
     return TRUE;
 }
 
+gboolean
+fp_profile_qemu_signal_from_log(FpProfileRun *run, const char *text, gsize len,
+                                gint64 not_before_us)
+{
+    const char *p = text, *end = text + len;
+    gint64 at = 0;
+
+    /* QEMU writes the line (its user's file): one timestamp, parsed, trusted for nothing else. */
+    while (p < end && (p = g_strstr_len(p, end - p, ": terminating on signal "))) {
+        const char *bol = p, *sp;
+        g_autofree char *stamp = NULL;
+        g_autoptr(GDateTime) dt = NULL;
+
+        while (bol > text && bol[-1] != '\n')
+            bol--;
+        p++;
+        if (!(sp = memchr(bol, ' ', (gsize)(p - bol))) || sp - bol > 40)
+            continue;
+        stamp = g_strndup(bol, (gsize)(sp - bol));
+        if ((dt = g_date_time_new_from_iso8601(stamp, NULL)))
+            at = g_date_time_to_unix(dt) * G_USEC_PER_SEC + g_date_time_get_microsecond(dt);
+    }
+    if (!at || at < not_before_us)
+        return FALSE;
+    fp_profile_run_set(run, FP_PT_QEMU_SIGNALED, at, "qemu-log");
+    return TRUE;
+}
+
 void
 fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid,
                           const char *name, gint64 not_before_us)
 {
     read_hook(run, run_dir, uuid, name, not_before_us);
     read_qemu(run, run_dir, uuid, name, not_before_us);
+}
+
+/* The last event named NAME whose KEY is at or after NOT_BEFORE_US (the hook appends one pair per
+ * stop; a file can hold the stops of several starts only when prepare did not run in between). */
+static json_object *
+last_event_since(json_object *events, const char *name, const char *key, gint64 not_before_us)
+{
+    json_object *found = NULL;
+
+    for (size_t i = 0; i < json_object_array_length(events); i++) {
+        json_object *ev = json_object_array_get_idx(events, i);
+        const char *n = json_object_get_string(json_object_object_get(ev, "event"));
+
+        if (json_object_is_type(ev, json_type_object) && n && !strcmp(n, name) &&
+            int_member(ev, key) >= not_before_us && int_member(ev, key) > 0)
+            found = ev;
+    }
+    return found;
+}
+
+/* The hook writes "hook-release-begin" (begin_us) when release end starts and "hook-release"
+ * (the same begin_us, devices_begin_us and devices_end_us when it released devices, time_us at
+ * its end) when it is done. Each point is taken only when the whole sequence is in order;
+ * otherwise one note says what is wrong. */
+void
+fp_profile_read_release(FpProfileRun *run, const char *run_dir, const char *uuid, const char *name,
+                        gint64 not_before_us)
+{
+    json_object *events = load_events(run, run_dir, uuid, name, "hook", "hook");
+    json_object *begin_ev, *end_ev;
+    gint64 begin, b, dbegin, dend, end;
+
+    if (!events)
+        return;
+    begin_ev = last_event_since(events, "hook-release-begin", "begin_us", not_before_us);
+    end_ev = last_event_since(events, "hook-release", "begin_us", not_before_us);
+    begin = int_member(begin_ev, "begin_us");
+    b = int_member(end_ev, "begin_us");
+    /* The end must be the last begin's: a begin without one is a release that never ended. */
+    if (begin_ev && b != begin) {
+        fp_profile_run_set(run, FP_PT_RELEASE_BEGIN, begin, "hook-timeline");
+        fp_profile_run_note(run, "hook timeline: the release began and has no end (the hook was "
+                                 "killed or ran out of time): no release time");
+        goto out;
+    }
+    if (!end_ev) {
+        fp_profile_run_note(run, "hook timeline: no release for this stop (the hook did not run)");
+        goto out;
+    }
+    dbegin = int_member(end_ev, "devices_begin_us");
+    dend = int_member(end_ev, "devices_end_us");
+    end = int_member(end_ev, "time_us");
+    if (!b || end < b || (dbegin && (dbegin < b || dend < dbegin || end < dend)) ||
+        (!dbegin != !dend)) {
+        fp_profile_run_note(run, "hook timeline: the release's times are out of order; ignored");
+        goto out;
+    }
+    fp_profile_run_set(run, FP_PT_RELEASE_BEGIN, b, "hook-timeline");
+    if (dbegin) {
+        fp_profile_run_set(run, FP_PT_RELEASE_DEVICES_BEGIN, dbegin, "hook-timeline");
+        fp_profile_run_set(run, FP_PT_RELEASE_DEVICES_END, dend, "hook-timeline");
+    }
+    fp_profile_run_set(run, FP_PT_RELEASE_END, end, "hook-timeline");
+out:
+    json_object_put(events);
 }

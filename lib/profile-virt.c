@@ -2,19 +2,22 @@
 /* Profiling starts through libvirt: the start call, libvirt's lifecycle events and QEMU's RESUME
  * (forwarded by libvirt with QEMU's own timestamp) for the vCPU start, the serial console read
  * as the guest writes it, the hook's and the wrapper's timelines, and the domain log for QEMU
- * trace output. */
+ * trace output; then the stop: the destroy call, QEMU's exit (a pidfd) and the hook's release. */
 #include "profile-virt.h"
 #include "safedir.h"
 
 #include "error.h"
 #include "xml.h"
 
+#include <glib-unix.h>
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
@@ -244,9 +247,18 @@ read_domain_log(FpProfileRun *run, const char *log, goffset offset, gint64 not_b
                             log);
 }
 
+/* QEMU's process as a pidfd, taken while it is known to be this start's QEMU (just after the
+ * start), so that its exit can be timed without a pid that could be reused. -1 when the kernel
+ * has no pidfd_open (before 5.3) or the process is gone. */
+static int
+qemu_pidfd(gint64 pid)
+{
+    return pid > 0 ? (int)syscall(SYS_pidfd_open, (pid_t)pid, 0) : -1;
+}
+
 static void
 qemu_exec_from_proc(FpProfileRun *run, const FpVirtProfileOptions *o, const char *name,
-                    gint64 *exec_us)
+                    gint64 *exec_us, int *pidfd)
 {
     g_autofree char *pidfile =
         g_strdup_printf("%s/%s.pid", o->pid_dir ? o->pid_dir : "/run/libvirt/qemu", name);
@@ -262,6 +274,10 @@ qemu_exec_from_proc(FpProfileRun *run, const FpVirtProfileOptions *o, const char
     }
     if (!fp_profile_proc_start_us(o->proc_root, (gint64)pid, exec_us, &error))
         fp_profile_run_note(run, "QEMU start time: %s", error->message);
+    /* A pid read under another proc_root (tests) is not a process of this kernel. */
+    if ((!o->proc_root || !strcmp(o->proc_root, "/proc")) && (*pidfd = qemu_pidfd((gint64)pid)) < 0)
+        fp_profile_run_note(run, "QEMU's exit not timed: pidfd_open(%" G_GUINT64_FORMAT "): %s",
+                            pid, g_strerror(errno));
 }
 
 static gboolean
@@ -299,6 +315,95 @@ stream_wait(virStreamPtr st, FpConsoleScan *scan, gint64 deadline, volatile sig_
             g_usleep(2000);
     }
     return FALSE;
+}
+
+typedef struct {
+    int pidfd;
+    int wake[2]; /* written to when no exit will come (the stop failed) */
+    gint64 gone; /* CLOCK_REALTIME microseconds; 0: not seen */
+} ExitWatch;
+
+/* A pidfd polls readable once the process has exited: after its files were released (each vfio
+ * device closed, and so reset by the kernel), before its parent reaps it. */
+static gpointer
+exit_thread(gpointer data)
+{
+    ExitWatch *e = data;
+    struct pollfd pfd[2] = {{.fd = e->pidfd, .events = POLLIN},
+                            {.fd = e->wake[0], .events = POLLIN}};
+    int r;
+
+    do
+        r = poll(pfd, 2, 120 * 1000);
+    while (r < 0 && errno == EINTR);
+    if (r > 0 && (pfd[0].revents & POLLIN))
+        e->gone = g_get_real_time();
+    return NULL;
+}
+
+/* QEMU's "terminating on signal" line in the domain log since OFFSET: the moment it took the
+ * stop's signal, between the stop call and its exit, or nothing. */
+static void
+qemu_signaled_from_log(FpProfileRun *run, const char *log, goffset offset)
+{
+    g_autofree char *text = NULL;
+    gsize len;
+    gint64 gone = run->at[FP_PT_QEMU_GONE];
+
+    if (!(text = fp_safedir_read_path(log, 64 * 1024 * 1024, &len, NULL)) || (gsize)offset > len ||
+        !fp_profile_qemu_signal_from_log(run, text + offset, len - (gsize)offset,
+                                         run->at[FP_PT_STOP_CALL]))
+        return;
+    if (gone && run->at[FP_PT_QEMU_SIGNALED] > gone) {
+        fp_profile_run_note(run, "QEMU's log says it took the signal after it was gone; ignored");
+        run->at[FP_PT_QEMU_SIGNALED] = 0;
+    }
+}
+
+/* Destroys the domain, timing its stop into RUN (when not NULL): the call, QEMU's exit (through
+ * PIDFD, when there is one), the call's return, when QEMU took the signal (its LOG from
+ * LOG_OFFSET); then the hook's release from its timeline. */
+static void
+destroy_timed(virDomainPtr dom, FpProfileRun *run, int pidfd, const char *run_dir, const char *uuid,
+              const char *name, const char *log, goffset log_offset)
+{
+    ExitWatch e = {.pidfd = pidfd, .wake = {-1, -1}};
+    g_auto(FpFd) wake_r = -1, wake_w = -1;
+    GThread *t = NULL;
+    gint64 call, returned;
+    int rc;
+
+    if (virDomainIsActive(dom) != 1)
+        return;
+    if (run && pidfd >= 0 && g_unix_open_pipe(e.wake, FD_CLOEXEC, NULL)) {
+        wake_r = e.wake[0];
+        wake_w = e.wake[1];
+        t = g_thread_new("qemu-exit", exit_thread, &e);
+    }
+    call = g_get_real_time();
+    rc = virDomainDestroy(dom);
+    returned = g_get_real_time();
+    if (t) {
+        /* A failed stop brings no exit: the watcher is woken instead of waiting for one (were
+         * the write to fail, its poll's bound would end it). */
+        if (rc < 0 && write(wake_w, "x", 1) != 1)
+            fp_profile_run_note(run, "the watcher of QEMU's exit waits out its bound");
+        g_thread_join(t);
+    }
+    if (!run)
+        return;
+    if (rc < 0) {
+        fp_profile_run_note(run, "the stop was not timed: virDomainDestroy failed");
+        return;
+    }
+    fp_profile_run_set(run, FP_PT_STOP_CALL, call, "virDomainDestroy");
+    fp_profile_run_set(run, FP_PT_STOP_RETURNED, returned, "virDomainDestroy-returned");
+    if (e.gone >= call)
+        fp_profile_run_set(run, FP_PT_QEMU_GONE, e.gone, "pidfd");
+    else if (t)
+        fp_profile_run_note(run, "QEMU's exit not seen within 120 s of the stop");
+    qemu_signaled_from_log(run, log, log_offset);
+    fp_profile_read_release(run, run_dir, uuid, name, call);
 }
 
 static void
@@ -364,6 +469,7 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
     FpConsoleKind kind;
     unsigned int flags;
     gint64 t0, proc_exec, vcpu, deadline, found = 0;
+    g_auto(FpFd) pidfd = -1;
     goffset log_offset;
     gboolean ok = FALSE, seen;
 
@@ -399,7 +505,7 @@ profile_once(Virt *v, const FpVirtProfileOptions *o, const char *xml, const char
         set_virt_error(error, "cannot start the domain");
         return NULL;
     }
-    qemu_exec_from_proc(run, o, name, &proc_exec);
+    qemu_exec_from_proc(run, o, name, &proc_exec, &pidfd);
     virDomainGetUUIDString(dom, uuid);
     deadline = t0 + (gint64)o->timeout_s * G_USEC_PER_SEC;
 
@@ -473,6 +579,7 @@ out:
         virStreamAbort(st);
         virStreamFree(st);
     }
+    destroy_timed(dom, ok ? run : NULL, pidfd, o->run_dir, uuid, name, log, log_offset);
     destroy(dom, &v->watch);
     virDomainFree(dom);
     return ok ? g_steal_pointer(&run) : NULL;

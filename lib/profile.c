@@ -6,14 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const point_names[FP_PT_COUNT] = {
-    [FP_PT_START_CALL] = "start_call",       [FP_PT_HOOK_BEGIN] = "hook_begin",
-    [FP_PT_DEVICES_BEGIN] = "devices_begin", [FP_PT_DEVICES_END] = "devices_end",
-    [FP_PT_HOOK_END] = "hook_end",           [FP_PT_QEMU_EXEC] = "qemu_exec",
-    [FP_PT_REAL_EXEC] = "real_qemu_exec",    [FP_PT_QMP_READY] = "qmp_ready",
-    [FP_PT_INIT_END] = "init_end",           [FP_PT_VCPU_START] = "vcpu_start",
+static const char *const point_names[] = {
+    [FP_PT_START_CALL] = "start_call",
+    [FP_PT_HOOK_BEGIN] = "hook_begin",
+    [FP_PT_DEVICES_BEGIN] = "devices_begin",
+    [FP_PT_DEVICES_END] = "devices_end",
+    [FP_PT_HOOK_END] = "hook_end",
+    [FP_PT_QEMU_EXEC] = "qemu_exec",
+    [FP_PT_REAL_EXEC] = "real_qemu_exec",
+    [FP_PT_QMP_READY] = "qmp_ready",
+    [FP_PT_INIT_END] = "init_end",
+    [FP_PT_VCPU_START] = "vcpu_start",
     [FP_PT_KERNEL_LINE] = "kernel_line",
+    [FP_PT_STOP_CALL] = "stop_call",
+    [FP_PT_QEMU_SIGNALED] = "qemu_signaled",
+    [FP_PT_QEMU_GONE] = "qemu_gone",
+    [FP_PT_RELEASE_BEGIN] = "release_begin",
+    [FP_PT_RELEASE_DEVICES_BEGIN] = "release_devices_begin",
+    [FP_PT_RELEASE_DEVICES_END] = "release_devices_end",
+    [FP_PT_RELEASE_END] = "release_end",
+    [FP_PT_STOP_RETURNED] = "stop_returned",
 };
+G_STATIC_ASSERT(G_N_ELEMENTS(point_names) == FP_PT_COUNT);
 
 const char *
 fp_profile_point_name(FpPoint pt)
@@ -60,9 +74,19 @@ fp_profile_run_note(FpProfileRun *run, const char *fmt, ...)
 {
     va_list ap;
 
+    char *note;
+
     va_start(ap, fmt);
-    g_ptr_array_add(run->notes, g_strdup_vprintf(fmt, ap));
+    note = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /* Start and stop read the same files: a problem with one is said once. */
+    for (guint i = 0; i < run->notes->len; i++) {
+        if (!strcmp(g_ptr_array_index(run->notes, i), note)) {
+            g_free(note);
+            return;
+        }
+    }
+    g_ptr_array_add(run->notes, note);
 }
 
 gboolean
@@ -94,55 +118,102 @@ static const struct {
     FpPoint to;
     FpPoint unless; /* FP_PT_COUNT: none */
 } phase_table[] = {
-    {{"before-hook", "libvirt, before the hook", FALSE},
+    {{"before-hook", "libvirt, before the hook", FALSE, FALSE},
      {FP_PT_START_CALL},
      1,
      FP_PT_HOOK_BEGIN,
      FP_PT_COUNT},
-    {{"hook-setup", "hook: setup and QEMU probe", FALSE},
+    {{"hook-setup", "hook: setup and QEMU probe", FALSE, FALSE},
      {FP_PT_HOOK_BEGIN},
      1,
      FP_PT_DEVICES_BEGIN,
      FP_PT_COUNT},
-    {{"devices", "hook: device preparation", FALSE},
+    {{"devices", "hook: device preparation", FALSE, FALSE},
      {FP_PT_DEVICES_BEGIN},
      1,
      FP_PT_DEVICES_END,
      FP_PT_COUNT},
-    {{"hugepages", "hook: hugepage reservation", FALSE},
+    {{"hugepages", "hook: hugepage reservation", FALSE, FALSE},
      {FP_PT_DEVICES_END},
      1,
      FP_PT_HOOK_END,
      FP_PT_COUNT},
-    {{"hook", "hook: probe and hugepages", FALSE},
+    {{"hook", "hook: probe and hugepages", FALSE, FALSE},
      {FP_PT_HOOK_BEGIN},
      1,
      FP_PT_HOOK_END,
      FP_PT_DEVICES_END},
-    {{"before-exec", "libvirt, until QEMU exec", FALSE},
+    {{"before-exec", "libvirt, until QEMU exec", FALSE, FALSE},
      {FP_PT_HOOK_END, FP_PT_START_CALL},
      2,
      FP_PT_QEMU_EXEC,
      FP_PT_COUNT},
-    {{"wrapper", "init: fastpass-qemu wrapper", TRUE},
+    {{"wrapper", "init: fastpass-qemu wrapper", TRUE, FALSE},
      {FP_PT_QEMU_EXEC},
      1,
      FP_PT_REAL_EXEC,
      FP_PT_COUNT},
-    {{"qemu-setup", "init: QEMU builds the machine", TRUE},
+    {{"qemu-setup", "init: QEMU builds the machine", TRUE, FALSE},
      {FP_PT_REAL_EXEC, FP_PT_QEMU_EXEC},
      2,
      FP_PT_QMP_READY,
      FP_PT_COUNT},
-    {{"init", "init: until the vCPUs run", TRUE},
+    {{"init", "init: until the vCPUs run", TRUE, FALSE},
      {FP_PT_QMP_READY, FP_PT_REAL_EXEC, FP_PT_QEMU_EXEC},
      3,
      FP_PT_INIT_END,
      FP_PT_COUNT},
-    {{"bios", "BIOS: until \"Linux version\"", TRUE},
+    {{"bios", "BIOS: until \"Linux version\"", TRUE, FALSE},
      {FP_PT_VCPU_START},
      1,
      FP_PT_KERNEL_LINE,
+     FP_PT_COUNT},
+    /* The stop. QEMU's exit includes the kernel's reset of each vfio device at close: the
+     * process is gone only once its files are released (docs/security.md, "Reset at release"). */
+    {{"qemu-signal", "stop: until QEMU takes SIGTERM", FALSE, TRUE},
+     {FP_PT_STOP_CALL},
+     1,
+     FP_PT_QEMU_SIGNALED,
+     FP_PT_COUNT},
+    {{"qemu-exit", "stop: QEMU exits, close resets", FALSE, TRUE},
+     {FP_PT_QEMU_SIGNALED, FP_PT_STOP_CALL},
+     2,
+     FP_PT_QEMU_GONE,
+     FP_PT_COUNT},
+    {{"after-exit", "stop: libvirt, after QEMU exits", FALSE, TRUE},
+     {FP_PT_QEMU_GONE},
+     1,
+     FP_PT_STOP_RETURNED,
+     FP_PT_RELEASE_BEGIN},
+    {{"before-release", "stop: libvirt, until the hook", FALSE, TRUE},
+     {FP_PT_QEMU_GONE},
+     1,
+     FP_PT_RELEASE_BEGIN,
+     FP_PT_COUNT},
+    {{"release-setup", "stop: hook: pool slot back", FALSE, TRUE},
+     {FP_PT_RELEASE_BEGIN},
+     1,
+     FP_PT_RELEASE_DEVICES_BEGIN,
+     FP_PT_COUNT},
+    {{"release-devices", "stop: hook: device release", FALSE, TRUE},
+     {FP_PT_RELEASE_DEVICES_BEGIN},
+     1,
+     FP_PT_RELEASE_DEVICES_END,
+     FP_PT_COUNT},
+    {{"release-hugepages", "stop: hook: hugepages back", FALSE, TRUE},
+     {FP_PT_RELEASE_DEVICES_END},
+     1,
+     FP_PT_RELEASE_END,
+     FP_PT_COUNT},
+    {{"release", "stop: hook release", FALSE, TRUE},
+     {FP_PT_RELEASE_BEGIN},
+     1,
+     FP_PT_RELEASE_END,
+     FP_PT_RELEASE_DEVICES_END},
+    {{"after-release", "stop: libvirt, after the hook", FALSE, TRUE},
+     {FP_PT_RELEASE_END},
+     1,
+     FP_PT_STOP_RETURNED,
      FP_PT_COUNT},
 };
 
@@ -180,6 +251,7 @@ fp_profile_run_phases(const FpProfileRun *run)
         ph.id = phase_table[i].info.id;
         ph.label = phase_table[i].info.label;
         ph.creation = phase_table[i].info.creation;
+        ph.stop = phase_table[i].info.stop;
         ph.start_us = from;
         ph.end_us = to;
         g_array_append_val(phases, ph);
@@ -259,6 +331,8 @@ fp_profile_summarize(const FpProfile *p)
     g_autofree double *creation = g_new0(double, n + 1), *total = g_new0(double, n + 1);
     g_autofree double *ph = g_new0(double, n + 1), *maps = g_new0(double, n + 1);
     g_autofree double *unmaps = g_new0(double, n + 1), *remaps = g_new0(double, n + 1);
+    g_autofree double *stops = g_new0(double, n + 1);
+    guint n_stop = 0;
     FpStats st;
 
     s->phases = g_array_new(FALSE, TRUE, sizeof(FpPhaseStats));
@@ -273,6 +347,8 @@ fp_profile_summarize(const FpProfile *p)
         }
         if (run_total_us(run, &t))
             total[n_total++] = t / 1000.0;
+        if (run->at[FP_PT_STOP_CALL] && run->at[FP_PT_STOP_RETURNED] >= run->at[FP_PT_STOP_CALL])
+            stops[n_stop++] = (run->at[FP_PT_STOP_RETURNED] - run->at[FP_PT_STOP_CALL]) / 1000.0;
         if (run->dma_visible) {
             maps[n_dma] = (double)run->dma_map;
             unmaps[n_dma] = (double)run->dma_unmap;
@@ -284,6 +360,7 @@ fp_profile_summarize(const FpProfile *p)
     fp_stats_compute(bios, n_init, &s->bios_ms);
     fp_stats_compute(creation, n_init, &s->creation_ms);
     fp_stats_compute(total, n_total, &s->total_ms);
+    fp_stats_compute(stops, n_stop, &s->stop_ms);
     s->dma_map = s->dma_unmap = s->dma_remap = -1;
     s->dma_ioctl = n_dma > 0 && n_ioctl == n_dma;
     if (fp_stats_compute(maps, n_dma, &st))
@@ -297,7 +374,8 @@ fp_profile_summarize(const FpProfile *p)
         guint m = 0;
         FpPhaseStats ps = {.id = phase_table[k].info.id,
                            .label = phase_table[k].info.label,
-                           .creation = phase_table[k].info.creation};
+                           .creation = phase_table[k].info.creation,
+                           .stop = phase_table[k].info.stop};
 
         for (guint r = 0; r < n; r++) {
             g_autoptr(GArray) phases = fp_profile_run_phases(g_ptr_array_index(p->runs, r));

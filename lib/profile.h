@@ -26,6 +26,15 @@ typedef enum {
     FP_PT_INIT_END,      /* QEMU ready to run the guest: = vCPU start unless held paused */
     FP_PT_VCPU_START,    /* vCPUs start running: init time ends, BIOS time starts */
     FP_PT_KERNEL_LINE,   /* "Linux version" on the serial console: creation time ends */
+    /* The stop that follows (the profiler's destroy, or one the timelines recorded): */
+    FP_PT_STOP_CALL,             /* the stop was asked for (virDomainDestroy: SIGTERM to QEMU) */
+    FP_PT_QEMU_SIGNALED,         /* QEMU's main loop took the signal ("terminating on signal") */
+    FP_PT_QEMU_GONE,             /* QEMU's process has exited (its vfio devices closed) */
+    FP_PT_RELEASE_BEGIN,         /* the hook's release end starts */
+    FP_PT_RELEASE_DEVICES_BEGIN, /* the hook starts releasing devices */
+    FP_PT_RELEASE_DEVICES_END,   /* ... and has released them all */
+    FP_PT_RELEASE_END,           /* the hook returns to libvirt */
+    FP_PT_STOP_RETURNED,         /* libvirt says the stop is done (virDomainDestroy returned) */
     FP_PT_COUNT
 } FpPoint;
 
@@ -69,13 +78,16 @@ typedef struct {
     const char *id;    /* "devices", "init", "bios", ... (static) */
     const char *label; /* for people (static) */
     gboolean creation; /* inside creation time (after QEMU exec) */
+    gboolean stop;     /* part of the stop after the start (from FP_PT_STOP_CALL on) */
     gint64 start_us, end_us;
 } FpPhase;
 
-/* The phase catalogue, in start order; ids are stable (JSON, chart colours). */
+/* The phase catalogue, start phases then stop phases, each in time order; ids are stable (JSON,
+ * chart colours). */
 typedef struct {
     const char *id, *label;
     gboolean creation;
+    gboolean stop;
 } FpPhaseInfo;
 const FpPhaseInfo *fp_profile_phase_catalogue(guint *n);
 /* RUN's phases (FpPhase) in order; ones that do not end after they start are dropped. */
@@ -103,12 +115,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpProfile, fp_profile_free)
 
 typedef struct {
     const char *id, *label;
-    gboolean creation;
+    gboolean creation, stop;
     FpStats ms;
 } FpPhaseStats;
 
 typedef struct {
     FpStats init_ms, bios_ms, creation_ms, total_ms; /* total: start call -> kernel line */
+    FpStats stop_ms;           /* the stop: stop call -> stop returned (with both points only) */
     GArray *phases;            /* FpPhaseStats, catalogue order, only phases some run has */
     gint64 dma_map, dma_unmap; /* medians over runs where visible; -1 when none is */
     gint64 dma_remap;          /* median of the redundant maps; -1 when not visible */
@@ -137,10 +150,23 @@ char *fp_profile_format_text(const FpProfile *p);
  * a note; it is not an error. */
 void fp_profile_read_timelines(FpProfileRun *run, const char *run_dir, const char *uuid,
                                const char *name, gint64 not_before_us);
+/* The hook's release points (FP_PT_RELEASE_*) of the stop at or after NOT_BEFORE_US, from the
+ * hook's timeline: its "hook-release-begin" and "hook-release" events. A release that began and
+ * has no end (the hook killed, or its deadline passed), or whose times are out of order, sets no
+ * end point and adds one note saying which; never a figure made up. */
+void fp_profile_read_release(FpProfileRun *run, const char *run_dir, const char *uuid,
+                             const char *name, gint64 not_before_us);
 /* The wrapper's exec points from the domain's log TEXT (this start's part) when it could not
  * write its timeline file (FP_TIMELINE_LOG_MARK lines). TRUE when one was found and taken. */
 gboolean fp_profile_qemu_exec_from_log(FpProfileRun *run, const char *text, gsize len,
                                        gint64 not_before_us);
+
+/* When QEMU's main loop took the stop's signal: the last "terminating on signal" line of the
+ * domain's log TEXT (this start's part) with the timestamp libvirt's -msg timestamp=on puts in
+ * front ("2026-12-03T18:40:01.123456Z qemu-system-x86_64: terminating on signal 15 from pid
+ * ..."), as FP_PT_QEMU_SIGNALED when at or after NOT_BEFORE_US (the stop call). TRUE when taken. */
+gboolean fp_profile_qemu_signal_from_log(FpProfileRun *run, const char *text, gsize len,
+                                         gint64 not_before_us);
 
 /* --- serial console --- */
 

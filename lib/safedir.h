@@ -8,6 +8,17 @@
 
 #include <glib.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+/* A file descriptor closed when it goes out of scope: `g_auto(FpFd) fd = -1;` (GLib's g_autofd
+ * is 2.76; fastpass builds on 2.66). */
+typedef int FpFd;
+static inline void
+fp_close_fd(FpFd fd)
+{
+    close(fd);
+}
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(FpFd, fp_close_fd, -1)
 
 /* PATH as a trusted directory: every component reached with O_NOFOLLOW, each owned by root or
  * the caller, none writable by others except a sticky one whose child is ours (as /tmp); the last

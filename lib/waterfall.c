@@ -19,16 +19,32 @@ enum {
     BAR_H = 24,
     TOP = 66, /* below the title and the definitions */
     LEGEND_ROW_H = 20,
+    STOP_GAP = 14, /* between a row's start phases and its stop phases (the guest ran there) */
 };
 
 /* Phase colours: the slow causes in warm colours, the guest's own boot in blue. */
 static const struct {
     const char *id, *colour;
 } colours[] = {
-    {"before-hook", "#c7c7c7"}, {"hook-setup", "#9edae5"}, {"devices", "#d62728"},
-    {"hugepages", "#ff9896"},   {"hook", "#17becf"},       {"before-exec", "#8c8c8c"},
-    {"wrapper", "#bcbd22"},     {"qemu-setup", "#ffbb78"}, {"init", "#ff7f0e"},
+    {"before-hook", "#c7c7c7"},
+    {"hook-setup", "#9edae5"},
+    {"devices", "#d62728"},
+    {"hugepages", "#ff9896"},
+    {"hook", "#17becf"},
+    {"before-exec", "#8c8c8c"},
+    {"wrapper", "#bcbd22"},
+    {"qemu-setup", "#ffbb78"},
+    {"init", "#ff7f0e"},
     {"bios", "#1f77b4"},
+    {"qemu-signal", "#dbdb8d"},
+    {"qemu-exit", "#e7969c"},
+    {"after-exit", "#d9d9d9"},
+    {"before-release", "#b5b5b5"},
+    {"release-setup", "#c5dbef"},
+    {"release-devices", "#ad494a"},
+    {"release-hugepages", "#f7b6d2"},
+    {"release", "#6baed6"},
+    {"after-release", "#d9d9d9"},
 };
 
 static const char *
@@ -131,6 +147,7 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
     g_autoptr(GPtrArray) legend = g_ptr_array_new(); /* FpPhaseStats* of ids first seen */
     json_object *meta = json_object_new_array();
     double max_ms = 0, step, scale, axis_max;
+    gboolean any_stop = FALSE;
     double label_w = LABEL_MIN_W, chart_w;
     guint legend_rows, per_row = 4, height;
     double legend_y, rows_y, axis_y;
@@ -146,6 +163,7 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
             gboolean seen = FALSE;
 
             row += ps->ms.median;
+            any_stop |= ps->stop;
             for (guint l = 0; l < legend->len && !seen; l++)
                 seen = !strcmp(((FpPhaseStats *)g_ptr_array_index(legend, l))->id, ps->id);
             if (!seen)
@@ -171,7 +189,7 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
             g_ptr_array_add(legend, g_ptr_array_index(ordered, l));
     }
 
-    chart_w = WIDTH - label_w - TOTAL_W - 20;
+    chart_w = WIDTH - label_w - TOTAL_W - 20 - (any_stop ? STOP_GAP : 0);
     step = tick_step(MAX(max_ms, 1) / 1000.0);
     axis_max = step * (double)(gint64)(MAX(max_ms, 1) / 1000.0 / step + 0.999999);
     scale = chart_w / (axis_max * 1000.0); /* px per ms */
@@ -241,13 +259,16 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
     g_string_append_printf(svg, "  <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#333'/>\n",
                            label_w, axis_y, label_w + chart_w, axis_y);
     text(svg, label_w + chart_w / 2, axis_y + 40, "text-anchor='middle' fill='#555'", "%s",
-         "time since the start was requested (medians of each phase)");
+         any_stop ? "time since the start was requested; after the gap, the stop (medians of "
+                    "each phase)"
+                  : "time since the start was requested (medians of each phase)");
 
     /* Rows. */
     for (guint i = 0; i < n; i++) {
         const FpProfile *p = profiles[i];
         const FpProfileSummary *s = g_ptr_array_index(sums, i);
-        double y = rows_y + i * ROW_H, x = label_w, exec_x = -1, sub_y;
+        double y = rows_y + i * ROW_H, x = label_w, exec_x = -1, creation_end = -1, stop_x = -1;
+        double sub_y;
         g_autofree char *line1 = NULL, *line2 = NULL;
 
         g_autofree char *esc = g_markup_escape_text(p->label ? p->label : "", -1);
@@ -269,6 +290,16 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
             double w = ps->ms.median * scale;
             g_autofree char *tip = g_markup_escape_text(ps->label, -1);
 
+            if (ps->stop && stop_x < 0) {
+                /* The guest's run between start and stop is not drawn: a gap and a dashed line. */
+                x += STOP_GAP;
+                stop_x = x;
+                g_string_append_printf(svg,
+                                       "    <line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' "
+                                       "stroke='#555' stroke-dasharray='3,3' class='stop-gap'/>\n",
+                                       x - STOP_GAP / 2.0, y - 4, x - STOP_GAP / 2.0,
+                                       y + BAR_H + 4);
+            }
             if (ps->creation && exec_x < 0)
                 exec_x = x;
             g_string_append_printf(
@@ -286,8 +317,10 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
                 text(svg, x + w / 2, y + 16, attrs, "%.2f s", ps->ms.median / 1000);
             }
             x += w;
+            if (ps->creation)
+                creation_end = x;
         }
-        if (exec_x >= 0 && x > exec_x) {
+        if (exec_x >= 0 && creation_end > exec_x) {
             /* The creation-time bracket under the bar. */
             double by = y + BAR_H + 5;
 
@@ -295,9 +328,27 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
                 svg,
                 "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
                 "class='creation-bracket'/>\n",
-                exec_x, by, x);
-            text(svg, (exec_x + x) / 2, by + 17, "text-anchor='middle' font-size='11' fill='#333'",
-                 "%s", "creation time");
+                exec_x, by, creation_end);
+            text(svg, (exec_x + creation_end) / 2, by + 17,
+                 "text-anchor='middle' font-size='11' fill='#333'", "%s", "creation time");
+        }
+        if (stop_x >= 0 && x > stop_x) {
+            /* The stop's bracket: from the stop call on, as far as it was measured. */
+            double by = y + BAR_H + 5;
+
+            g_string_append_printf(
+                svg,
+                "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
+                "class='stop-bracket'/>\n",
+                stop_x, by, x);
+            if (s->stop_ms.n)
+                text(svg, (stop_x + x) / 2, by + 17,
+                     "text-anchor='middle' font-size='11' fill='#333' class='stop-total'",
+                     "stop %.2f s", s->stop_ms.median / 1000);
+            else
+                text(svg, (stop_x + x) / 2, by + 17,
+                     "text-anchor='middle' font-size='11' fill='#333' class='stop-total'", "%s",
+                     "stop");
         }
         if (s->creation_ms.n) {
             text(svg, x + 8, y + 12, "font-weight='bold' class='total'", "creation %.2f s",

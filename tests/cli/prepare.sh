@@ -69,10 +69,12 @@ rel --owner vm2 "${gpus[0]}" > /dev/null 2> "$work/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "held by domain vm1" "$work/err"; verdict "release by another domain: refused"
 
 before=$(resets ${gpus[0]})
-rel --owner vm1 "${gpus[0]}" "${gpus[1]}" > /dev/null; rc=$?
+rel --owner vm1 "${gpus[0]}" "${gpus[1]}" > "$work/out"; rc=$?
 check "release warm: exit 0" [ $rc -eq 0 ]
 check "release warm: stays on vfio-pci" [ "$(drv ${gpus[0]})" = vfio-pci ]
 check "release warm: reset for the next tenant" [ "$(resets ${gpus[0]})" -eq $((before + 1)) ]
+[ "$(grep -c "reset [0-9]* ms (reset again: the kernel does not report whether its reset at QEMU's close ran or worked)" "$work/out")" -eq 2 ]
+verdict "release warm: each device's reset says why it is done again"
 before=$(resets ${gpus[0]})
 prep --owner vm2 "${gpus[0]}" > "$work/out"; rc=$?
 check "prepare a warm device by the next domain: exit 0" [ $rc -eq 0 ]

@@ -64,6 +64,14 @@ check "DMA calls said to be not visible, not 0" [ "$(jq '.runs[0].vfio_dma.visib
 check "firmware named: SeaBIOS (no loader)" [ "$(jq -r '[.runs[].firmware.type] | unique | join(",")' "$work/plain.json")" = seabios ]
 check "domain destroyed after profiling" bash -c "! command virsh -q -c qemu:///system list --name | grep -qx $name"
 check "chart parses as XML" xmllint --noout "$work/chart.svg"
+# The stop after each start (no hook here): the destroy call, QEMU's exit (pidfd), the call's
+# return, in order; QEMU's exit and libvirt after it as stop phases.
+stop=$(jq -c '[.runs[].points_us | [.stop_call, .qemu_gone, .stop_returned]]' "$work/plain.json")
+jq -e 'length == 2 and all(.[]; all(.[]; . != null) and . == sort)' <<<"$stop" > /dev/null
+verdict "each stop: call, QEMU gone, return, in order ($stop)"
+phases=$(jq -c '[.runs[0].phases[] | select(.stop) | .id]' "$work/plain.json")
+jq -e 'index("qemu-exit") != null and index("after-exit") != null' <<<"$phases" > /dev/null
+verdict "the stop's phases without a hook: QEMU's exit, libvirt after it ($phases)"
 
 if [ -n "$wrapper" ] && [ -n "$hook" ]; then
   config_script "$work/fastpass.json" "$wrapper" "$work/qemu"
@@ -79,7 +87,14 @@ if [ -n "$wrapper" ] && [ -n "$hook" ]; then
   check "QEMU exec from the wrapper's timeline" \
     [ "$(jq -r '[.runs[].sources.qemu_exec] | unique | join(",")' "$work/fast.json")" = wrapper-timeline ]
   check "hook and wrapper phases, in time order" \
-    [ "$(jq -r '[.runs[0].phases[].id] | join(",")' "$work/fast.json")" = "before-hook,hook,before-exec,wrapper,init,bios" ]
+    [ "$(jq -r '[.runs[0].phases[] | select(.stop | not) | .id] | join(",")' "$work/fast.json")" = "before-hook,hook,before-exec,wrapper,init,bios" ]
+  # The stop through the hook: its release end (no devices) between QEMU's exit and the return.
+  stop=$(jq -c '[.runs[].points_us | [.stop_call, .qemu_gone, .release_begin, .release_end, .stop_returned]]' "$work/fast.json")
+  jq -e 'length == 2 and all(.[]; all(.[]; . != null) and . == sort)' <<<"$stop" > /dev/null
+  verdict "each stop through the hook: call, QEMU gone, release begin and end, return, in order ($stop)"
+  phases=$(jq -c '[.runs[0].phases[] | select(.stop) | .id]' "$work/fast.json")
+  jq -e 'index("qemu-exit") != null and index("before-release") != null and index("release") != null and index("after-release") != null' <<<"$phases" > /dev/null
+  verdict "the stop's phases through the hook ($phases)"
   check "phases follow one another" \
     [ "$(jq '[.runs[0].phases | range(1; length) as $i | .[$i].start_ms >= .[$i-1].start_ms + .[$i-1].ms - 0.01] | all' "$work/fast.json")" = true ]
   check "appended chart parses, one row per configuration" \

@@ -36,8 +36,16 @@ verdict "creation = init + BIOS, positive"
 check "QEMU exec taken from the wrapper's timeline" \
   [ "$(jq -r "$run.sources.qemu_exec" "$work/profile.json")" = wrapper-timeline ]
 check "the hook's device preparation and the wrapper are phases of the profile, in order" \
-  [ "$(jq -r "[$run.phases[].id] | join(\",\")" "$work/profile.json")" = \
+  [ "$(jq -r "[$run.phases[] | select(.stop | not) | .id] | join(\",\")" "$work/profile.json")" = \
     "before-hook,hook-setup,devices,hugepages,before-exec,wrapper,init,bios" ]
+# The stop (issue 20): the destroy call, QEMU's exit (pidfd), the hook's release end (timeline),
+# the call's return, in that order; the device release (restore) among its phases.
+stop=$(jq -c "$run.points_us | [.stop_call, .qemu_signaled, .qemu_gone, .release_begin, .release_devices_begin, .release_devices_end, .release_end, .stop_returned]" "$work/profile.json")
+jq -e 'map(select(. != null)) as $p | ($p | length) >= 7 and $p == ($p | sort) and .[0] != null and .[2] != null and .[3] != null and .[6] != null and .[7] != null' <<<"$stop" > /dev/null
+verdict "the stop's points, in order: call, QEMU's signal and exit, release begin/devices/end, return ($stop)"
+phases=$(jq -c "[$run.phases[] | select(.stop) | [.id, .ms]]" "$work/profile.json")
+jq -e 'map(.[0]) | index("qemu-exit") != null and index("release-devices") != null and index("after-release") != null' <<<"$phases" > /dev/null
+verdict "the stop's phases: QEMU's exit, the hook's device release, libvirt after it ($phases)"
 dma=$(jq -c "$run.vfio_dma" "$work/profile.json")
 [ "$(jq '.visible and .map > 0 and .remap <= .map' <<<"$dma")" = true ]; verdict "VFIO DMA maps counted through libvirt ($dma)"
 ! virsh domstate lab-profile > /dev/null 2>&1; verdict "domain gone after profiling"

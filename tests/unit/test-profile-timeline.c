@@ -108,6 +108,115 @@ test_timeline(gconstpointer data)
     g_rmdir(dir);
 }
 
+/* The hook's release at a stop: "hook-release-begin" when release end starts, "hook-release"
+ * when it is done. T0 + 100 s is the stop call. */
+#define PREPARE_EV                                                                                 \
+    "{\"begin_us\": 1700000000010000, \"ok\": true, \"event\": \"hook-prepare\", "                 \
+    "\"time_us\": 1700000000030000}"
+#define BEGIN_EV(b) "{\"begin_us\": " b ", \"event\": \"hook-release-begin\", \"time_us\": " b "}"
+#define HOOK_FILE(events) "{\"domain\": \"vm\", \"events\": [" PREPARE_EV events "]}"
+
+typedef struct {
+    const char *name;
+    const char *hook;                              /* NULL: no file */
+    gint64 begin, devices_begin, devices_end, end; /* offsets from T0; -1: unset */
+    const char *note;                              /* in the one note expected, or NULL: none */
+} ReleaseCase;
+
+static const ReleaseCase release_cases[] = {
+    {"with-devices",
+     HOOK_FILE(", " BEGIN_EV("1700000100000000") ", {\"begin_us\": 1700000100000000, "
+                                                 "\"devices_begin_us\": 1700000100002000, "
+                                                 "\"devices_end_us\": 1700000100125000, "
+                                                 "\"ok\": true, \"event\": \"hook-release\", "
+                                                 "\"time_us\": 1700000100127000}"),
+     100000000, 100002000, 100125000, 100127000, NULL},
+    {"without-devices",
+     HOOK_FILE(", " BEGIN_EV(
+         "1700000100000000") ", {\"begin_us\": 1700000100000000, \"ok\": "
+                             "true, \"event\": \"hook-release\", \"time_us\": 1700000100003000}"),
+     100000000, -1, -1, 100003000, NULL},
+    /* The begin could not be written (its lock was held): the end says it all. */
+    {"end-without-begin-event",
+     HOOK_FILE(", {\"begin_us\": 1700000100000000, \"ok\": true, \"event\": \"hook-release\", "
+               "\"time_us\": 1700000100003000}"),
+     100000000, -1, -1, 100003000, NULL},
+    {"begin-without-end", HOOK_FILE(", " BEGIN_EV("1700000100000000")), 100000000, -1, -1, -1,
+     "began and has no end"},
+    /* A complete release of an earlier stop, then this stop's begin with no end. */
+    {"later-begin-without-end",
+     HOOK_FILE(
+         ", " BEGIN_EV("1700000100000000") ", {\"begin_us\": 1700000100000000, \"ok\": "
+                                           "true, \"event\": \"hook-release\", \"time_us\": "
+                                           "1700000100003000}, " BEGIN_EV("1700000200000000")),
+     200000000, -1, -1, -1, "began and has no end"},
+    {"end-before-begin",
+     HOOK_FILE(", " BEGIN_EV(
+         "1700000100000000") ", {\"begin_us\": 1700000100000000, \"ok\": "
+                             "true, \"event\": \"hook-release\", \"time_us\": 1700000099000000}"),
+     -1, -1, -1, -1, "out of order"},
+    {"devices-end-before-their-begin",
+     HOOK_FILE(", " BEGIN_EV("1700000100000000") ", {\"begin_us\": 1700000100000000, "
+                                                 "\"devices_begin_us\": 1700000100125000, "
+                                                 "\"devices_end_us\": 1700000100002000, "
+                                                 "\"ok\": true, \"event\": \"hook-release\", "
+                                                 "\"time_us\": 1700000100127000}"),
+     -1, -1, -1, -1, "out of order"},
+    {"devices-begin-without-end",
+     HOOK_FILE(", " BEGIN_EV(
+         "1700000100000000") ", {\"begin_us\": 1700000100000000, "
+                             "\"devices_begin_us\": 1700000100002000, \"ok\": true, \"event\": "
+                             "\"hook-release\", \"time_us\": 1700000100127000}"),
+     -1, -1, -1, -1, "out of order"},
+    {"times-not-integers",
+     HOOK_FILE(", {\"begin_us\": \"soon\", \"event\": \"hook-release-begin\"}, {\"begin_us\": "
+               "\"soon\", \"event\": \"hook-release\", \"time_us\": 1700000100003000}"),
+     -1, -1, -1, -1, "no release for this stop"},
+    /* Before the stop call: an earlier stop's release, not this one's. */
+    {"earlier-stop",
+     HOOK_FILE(", " BEGIN_EV(
+         "1700000050000000") ", {\"begin_us\": 1700000050000000, \"ok\": "
+                             "true, \"event\": \"hook-release\", \"time_us\": 1700000050003000}"),
+     -1, -1, -1, -1, "no release for this stop"},
+    {"no-file", NULL, -1, -1, -1, -1, "no hook timeline"},
+    {"not-json", "{\"events\": [tru", -1, -1, -1, -1, "is not JSON"},
+};
+
+static void
+test_release(gconstpointer data)
+{
+    const ReleaseCase *c = data;
+    g_autofree char *dir = g_dir_make_tmp("fp-profile-XXXXXX", NULL);
+    g_autofree char *hook = fp_timeline_path(dir, UUID, "vm", "hook");
+    g_autofree char *tdir = g_path_get_dirname(hook);
+    g_autoptr(FpProfileRun) run = fp_profile_run_new();
+
+    g_assert_nonnull(dir);
+    g_assert_cmpint(g_mkdir_with_parents(tdir, 0711), ==, 0);
+    if (c->hook)
+        write_file(hook, c->hook);
+    fp_profile_read_release(run, dir, UUID, "vm", T0 + 100000000);
+    expect_point(run, FP_PT_RELEASE_BEGIN, c->begin);
+    expect_point(run, FP_PT_RELEASE_DEVICES_BEGIN, c->devices_begin);
+    expect_point(run, FP_PT_RELEASE_DEVICES_END, c->devices_end);
+    expect_point(run, FP_PT_RELEASE_END, c->end);
+    g_assert_cmpuint(run->notes->len, ==, c->note ? 1 : 0);
+    if (c->note && !strstr(g_ptr_array_index(run->notes, 0), c->note))
+        g_error("note \"%s\" lacks \"%s\"", (const char *)g_ptr_array_index(run->notes, 0),
+                c->note);
+    /* Only whole stops make phases: never one from a begin to nothing. */
+    {
+        g_autoptr(GArray) phases = fp_profile_run_phases(run);
+
+        for (guint i = 0; i < phases->len; i++)
+            g_assert_true(g_array_index(phases, FpPhase, i).stop == (c->end >= 0));
+        g_assert_cmpuint(phases->len, ==, c->end < 0 ? 0 : c->devices_begin < 0 ? 1 : 3);
+    }
+    g_unlink(hook);
+    g_rmdir(tdir);
+    g_rmdir(dir);
+}
+
 /* The wrapper's event in the domain log, where its timeline file was refused (AppArmor). */
 typedef struct {
     const char *name;
@@ -154,6 +263,39 @@ test_log(gconstpointer data)
     expect_point(run, FP_PT_QEMU_EXEC, c->exec);
     expect_point(run, FP_PT_REAL_EXEC, c->real_exec);
     g_assert_cmpuint(run->notes->len, ==, c->notes);
+}
+
+/* QEMU's "terminating on signal" line (libvirt runs it with -msg timestamp=on): when it took the
+ * stop's signal. T0 is 2023-11-14T22:13:20Z; the stop call is T0 + 1 s. */
+typedef struct {
+    const char *name;
+    const char *log;
+    gint64 signaled; /* offset from T0; -1: not taken */
+} SignalCase;
+
+#define TERM " qemu-system-x86_64: terminating on signal 15 from pid 42 (/usr/sbin/libvirtd)\n"
+static const SignalCase signal_cases[] = {
+    {"timestamped",
+     "2023-11-14 22:13:19.000+0000: starting up\n2023-11-14T22:13:21.500000Z" TERM
+     "2023-11-14 22:13:21.900+0000: shutting down, reason=destroyed\n",
+     1500000},
+    {"last-of-two", "2023-11-14T22:13:21.100000Z" TERM "2023-11-14T22:13:21.250000Z" TERM, 1250000},
+    {"no-timestamp", "qemu-system-x86_64: terminating on signal 15 from pid 42 (libvirtd)\n", -1},
+    {"not-a-time", "yesterday" TERM, -1},
+    {"before-the-stop", "2023-11-14T22:13:20.500000Z" TERM, -1},
+    {"no-such-line", "2023-11-14T22:13:21.500000Z qemu-system-x86_64: warning: x\n", -1},
+    {"empty", "", -1},
+};
+
+static void
+test_signal(gconstpointer data)
+{
+    const SignalCase *c = data;
+    g_autoptr(FpProfileRun) run = fp_profile_run_new();
+
+    g_assert_cmpint(fp_profile_qemu_signal_from_log(run, c->log, strlen(c->log), T0 + 1000000), ==,
+                    c->signaled >= 0);
+    expect_point(run, FP_PT_QEMU_SIGNALED, c->signaled);
 }
 
 typedef struct {
@@ -362,7 +504,9 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     ADD_CASES("/profile/timeline", timeline_cases, test_timeline);
+    ADD_CASES("/profile/release", release_cases, test_release);
     ADD_CASES("/profile/domain-log", log_cases, test_log);
+    ADD_CASES("/profile/qemu-signal", signal_cases, test_signal);
     ADD_CASES("/profile/proc-stat", proc_cases, test_proc);
     ADD_CASES("/profile/dma", dma_cases, test_dma);
     ADD_CASES("/profile/json/refused", bad_json_cases, test_bad_json);

@@ -191,6 +191,66 @@ test_totals(void)
     g_assert_nonnull(strstr(svg, ">init 0.30 s + BIOS 2.90 s<"));
 }
 
+/* A start and its stop: the stop's phases follow the start's after a gap, under a bracket of
+ * their own with the stop's total; the creation bracket ends where the start's last phase does. */
+static const FpPoint stop_pts[] = {
+    FP_PT_START_CALL,          FP_PT_QEMU_EXEC,   FP_PT_VCPU_START,    FP_PT_KERNEL_LINE,
+    FP_PT_STOP_CALL,           FP_PT_QEMU_GONE,   FP_PT_RELEASE_BEGIN, FP_PT_RELEASE_DEVICES_BEGIN,
+    FP_PT_RELEASE_DEVICES_END, FP_PT_RELEASE_END, FP_PT_STOP_RETURNED};
+static const double stop_ms[] = {0, 60, 300, 3100, 60000, 60800, 60900, 60910, 61910, 61930, 61950};
+
+static void
+test_stop(void)
+{
+    g_autoptr(FpProfile) p = profile_with("stop", stop_pts, stop_ms, G_N_ELEMENTS(stop_pts), 1, 0);
+    FpProfile *list[] = {p};
+    g_autofree char *svg = fp_waterfall_svg(list, 1, NULL);
+    xmlDoc *doc = xmlReadMemory(svg, (int)strlen(svg), "chart.svg", NULL, XML_PARSE_NONET);
+    xmlXPathContext *ctx;
+    xmlXPathObject *bars, *brackets;
+    g_autoptr(GString) ids = g_string_new(NULL);
+    double bios_end = -1, first_stop = -1, creation_to = -1;
+
+    g_assert_nonnull(doc);
+    ctx = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctx, BAD_CAST "s", BAD_CAST "http://www.w3.org/2000/svg");
+    bars = xpath(ctx, "//s:rect[@class='phase']");
+    for (int i = 0; i < xmlXPathNodeSetGetLength(bars->nodesetval); i++) {
+        xmlNode *n = bars->nodesetval->nodeTab[i];
+        g_autofree char *id = str_prop(n, "data-phase");
+
+        g_string_append_printf(ids, "%s%s", ids->len ? "," : "", id);
+        if (!strcmp(id, "bios"))
+            bios_end = num_prop(n, "x") + num_prop(n, "width");
+        if (!strcmp(id, "qemu-exit"))
+            first_stop = num_prop(n, "x");
+    }
+    g_assert_cmpstr(ids->str, ==,
+                    "before-exec,init,bios,qemu-exit,before-release,release-setup,release-devices,"
+                    "release-hugepages,after-release");
+    /* After a gap, not stacked onto the BIOS phase. */
+    g_assert_cmpfloat(first_stop, >, bios_end + 10);
+    brackets = xpath(ctx, "//s:path[@class='creation-bracket']");
+    g_assert_cmpint(xmlXPathNodeSetGetLength(brackets->nodesetval), ==, 1);
+    {
+        g_autofree char *d = str_prop(brackets->nodesetval->nodeTab[0], "d");
+        const char *h = strstr(d, " H ");
+
+        g_assert_nonnull(h);
+        creation_to = g_ascii_strtod(h + 3, NULL);
+    }
+    g_assert_cmpfloat_with_epsilon(creation_to, bios_end, 0.1);
+    xmlXPathFreeObject(brackets);
+    brackets = xpath(ctx, "//s:path[@class='stop-bracket']");
+    g_assert_cmpint(xmlXPathNodeSetGetLength(brackets->nodesetval), ==, 1);
+    /* Stop call at 60 s, returned at 61.95 s. */
+    g_assert_nonnull(strstr(svg, ">stop 1.95 s<"));
+    xmlXPathFreeObject(brackets);
+    xmlXPathFreeObject(bars);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+}
+
 /* The chart keeps its data: loading it gives the same profiles back, so rows can be added. */
 static void
 test_reload(void)
@@ -245,5 +305,6 @@ main(int argc, char **argv)
     }
     g_test_add_func("/profile/chart/totals-at-row-end", test_totals);
     g_test_add_func("/profile/chart/reload-keeps-the-data", test_reload);
+    g_test_add_func("/profile/chart/stop-after-a-gap", test_stop);
     return g_test_run();
 }
