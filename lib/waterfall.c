@@ -104,6 +104,16 @@ static void G_GNUC_PRINTF(5, 6)
     g_string_append_printf(svg, "  <text x='%.1f' y='%.1f' %s>%s</text>\n", x, y, attrs, esc);
 }
 
+/* A bracket under a bar from X0 to X1 at height Y: the span of a total (creation, stop). */
+static void
+bracket(GString *svg, double x0, double x1, double y, const char *cls)
+{
+    g_string_append_printf(svg,
+                           "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
+                           "class='%s'/>\n",
+                           x0, y, x1, cls);
+}
+
 /* Bold 13 px text: about 8 px a character (DejaVu Sans, the widest of the fonts asked for). */
 #define CHAR_W 7.5
 
@@ -320,35 +330,21 @@ fp_waterfall_svg(FpProfile *const *profiles, guint n, const char *title)
             if (ps->creation)
                 creation_end = x;
         }
+        /* The creation-time bracket under the bar. */
         if (exec_x >= 0 && creation_end > exec_x) {
-            /* The creation-time bracket under the bar. */
-            double by = y + BAR_H + 5;
-
-            g_string_append_printf(
-                svg,
-                "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
-                "class='creation-bracket'/>\n",
-                exec_x, by, creation_end);
-            text(svg, (exec_x + creation_end) / 2, by + 17,
+            bracket(svg, exec_x, creation_end, y + BAR_H + 5, "creation-bracket");
+            text(svg, (exec_x + creation_end) / 2, y + BAR_H + 22,
                  "text-anchor='middle' font-size='11' fill='#333'", "%s", "creation time");
         }
+        /* The stop's bracket: from the stop call on, as far as it was measured. */
         if (stop_x >= 0 && x > stop_x) {
-            /* The stop's bracket: from the stop call on, as far as it was measured. */
-            double by = y + BAR_H + 5;
+            g_autofree char *label = s->stop_ms.n
+                                         ? g_strdup_printf("stop %.2f s", s->stop_ms.median / 1000)
+                                         : g_strdup("stop");
 
-            g_string_append_printf(
-                svg,
-                "    <path d='M %.1f %.1f v 5 H %.1f v -5' fill='none' stroke='#333' "
-                "class='stop-bracket'/>\n",
-                stop_x, by, x);
-            if (s->stop_ms.n)
-                text(svg, (stop_x + x) / 2, by + 17,
-                     "text-anchor='middle' font-size='11' fill='#333' class='stop-total'",
-                     "stop %.2f s", s->stop_ms.median / 1000);
-            else
-                text(svg, (stop_x + x) / 2, by + 17,
-                     "text-anchor='middle' font-size='11' fill='#333' class='stop-total'", "%s",
-                     "stop");
+            bracket(svg, stop_x, x, y + BAR_H + 5, "stop-bracket");
+            text(svg, (stop_x + x) / 2, y + BAR_H + 22,
+                 "text-anchor='middle' font-size='11' fill='#333' class='stop-total'", "%s", label);
         }
         if (s->creation_ms.n) {
             text(svg, x + 8, y + 12, "font-weight='bold' class='total'", "creation %.2f s",
